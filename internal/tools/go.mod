@@ -1,0 +1,3 @@
+module github.com/otelcol-lightning/otelcol-lightning/internal/tools
+
+go 1.26.0
