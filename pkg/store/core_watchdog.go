@@ -96,7 +96,7 @@ func (c *Core) findUnhealthy(tx Tx) ([]model.Attempt, error) {
 		if a == nil {
 			continue
 		}
-		if status, bad := unhealthyStatus(a, rollouts[i].Config, now); bad {
+		if status, bad := unhealthyStatus(a, rollouts[i].Config, now); bad && status != a.Status {
 			found := *a
 			found.Status = status
 			out = append(out, found)
