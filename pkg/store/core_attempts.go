@@ -49,6 +49,9 @@ func (c *Core) UpdateAttempt(ctx context.Context, rolloutID, attemptID string, u
 			return nil, invalid("%s is invalid; it cannot be a null value.", field)
 		}
 	}
+	if u.Status.Value != nil && !u.Status.Value.Valid() {
+		return nil, invalid("Invalid attempt status: %s", *u.Status.Value)
+	}
 	var out *model.Attempt
 	err := c.update(ctx, func(tx Tx) error {
 		var err error

@@ -219,6 +219,12 @@ func (c *Core) UpdateRollout(ctx context.Context, rolloutID string, u RolloutUpd
 	if u.Config.Set && u.Config.Value == nil {
 		return nil, invalid("config is invalid; it cannot be a null value.")
 	}
+	if u.Status.Value != nil && !u.Status.Value.Valid() {
+		return nil, invalid("Invalid rollout status: %s", *u.Status.Value)
+	}
+	if u.Mode.Value != nil && !u.Mode.Value.Valid() {
+		return nil, invalid("Invalid rollout mode: %s", *u.Mode.Value)
+	}
 	var out *model.Rollout
 	err := c.update(ctx, func(tx Tx) error {
 		r, err := tx.GetRollout(rolloutID)

@@ -29,7 +29,7 @@ func (c *Core) WaitForRollouts(ctx context.Context, ids []string, timeout float6
 		select {
 		case <-ctx.Done():
 			poll.Stop()
-			return done, nil
+			return done, ctx.Err()
 		case <-deadline:
 			poll.Stop()
 			done, _, err = c.finishedRollouts(ctx, ids)

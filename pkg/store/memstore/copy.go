@@ -239,11 +239,13 @@ func copyElem(v reflect.Value) reflect.Value {
 	return copyReflect(v)
 }
 
+// copyTriplet also turns absent JSON into null, so triplets read back the
+// same as from the SQL backends.
 func copyTriplet(t model.TripletRecord) model.TripletRecord {
-	t.Triplet.Prompt = copyRaw(t.Triplet.Prompt)
-	t.Triplet.Response = copyRaw(t.Triplet.Response)
+	t.Triplet.Prompt = copyRaw(model.RawOrNull(t.Triplet.Prompt))
+	t.Triplet.Response = copyRaw(model.RawOrNull(t.Triplet.Response))
 	t.Triplet.Reward = copyPtr(t.Triplet.Reward)
-	t.Triplet.Metadata = copyRaw(t.Triplet.Metadata)
+	t.Triplet.Metadata = copyRaw(model.RawOrNull(t.Triplet.Metadata))
 	return t
 }
 

@@ -122,7 +122,7 @@ type state struct {
 	writeCounter uint64
 
 	triplets        map[attemptKey]*tripletSet
-	tripletAttempts map[string][]string // rollout → attempt ids in first-write order
+	tripletAttempts map[string][]string // rollout → ids of the attempts with triplets
 	tripletCount    int
 
 	messages     map[string][]*model.MessageRecord // rollout → messages in insertion order

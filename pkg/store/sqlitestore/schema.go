@@ -1,0 +1,115 @@
+package sqlitestore
+
+import "github.com/otelcol-lightning/otelcol-lightning/pkg/store/sqlstore"
+
+// migrations is the SQLite schema, oldest first. Never edit an applied
+// migration; append a new one.
+var migrations = []sqlstore.Migration{
+	{Version: 1, Name: "initial schema", Statements: []string{
+		`CREATE TABLE rollouts (
+			seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+			rollout_id   TEXT NOT NULL UNIQUE,
+			status       TEXT NOT NULL,
+			mode         TEXT,
+			resources_id TEXT,
+			start_time   REAL NOT NULL,
+			end_time     REAL,
+			doc          TEXT NOT NULL
+		)`,
+		`CREATE INDEX rollouts_status ON rollouts (status, seq)`,
+
+		`CREATE TABLE attempts (
+			seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+			rollout_id          TEXT NOT NULL,
+			attempt_id          TEXT NOT NULL,
+			sequence_id         INTEGER NOT NULL,
+			status              TEXT NOT NULL,
+			worker_id           TEXT,
+			start_time          REAL NOT NULL,
+			end_time            REAL,
+			last_heartbeat_time REAL,
+			doc                 TEXT NOT NULL,
+			UNIQUE (rollout_id, attempt_id)
+		)`,
+		`CREATE INDEX attempts_rollout_sequence ON attempts (rollout_id, sequence_id, seq)`,
+
+		`CREATE TABLE spans (
+			seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+			rollout_id  TEXT NOT NULL,
+			attempt_id  TEXT NOT NULL,
+			sequence_id INTEGER NOT NULL,
+			trace_id    TEXT NOT NULL,
+			span_id     TEXT NOT NULL,
+			parent_id   TEXT,
+			name        TEXT NOT NULL,
+			start_time  REAL,
+			end_time    REAL,
+			doc         TEXT NOT NULL,
+			UNIQUE (rollout_id, attempt_id, span_id)
+		)`,
+		`CREATE INDEX spans_rollout_sequence ON spans (rollout_id, sequence_id, seq)`,
+
+		`CREATE TABLE resources (
+			seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+			resources_id TEXT NOT NULL UNIQUE,
+			create_time  REAL NOT NULL,
+			update_time  REAL NOT NULL,
+			version      INTEGER NOT NULL,
+			write_seq    INTEGER NOT NULL,
+			doc          TEXT NOT NULL
+		)`,
+		`CREATE INDEX resources_latest ON resources (update_time, write_seq)`,
+
+		`CREATE TABLE workers (
+			seq                 INTEGER PRIMARY KEY AUTOINCREMENT,
+			worker_id           TEXT NOT NULL UNIQUE,
+			status              TEXT NOT NULL,
+			last_heartbeat_time REAL,
+			last_dequeue_time   REAL,
+			last_busy_time      REAL,
+			last_idle_time      REAL,
+			current_rollout_id  TEXT,
+			current_attempt_id  TEXT,
+			doc                 TEXT NOT NULL
+		)`,
+
+		`CREATE TABLE rollout_queue (
+			pos        INTEGER PRIMARY KEY AUTOINCREMENT,
+			rollout_id TEXT NOT NULL
+		)`,
+		`CREATE INDEX rollout_queue_rollout ON rollout_queue (rollout_id)`,
+
+		`CREATE TABLE span_sequence (
+			rollout_id TEXT PRIMARY KEY,
+			value      INTEGER NOT NULL
+		) WITHOUT ROWID`,
+
+		`CREATE TABLE triplet_revisions (
+			rollout_id TEXT NOT NULL,
+			attempt_id TEXT NOT NULL,
+			revision   INTEGER NOT NULL,
+			PRIMARY KEY (rollout_id, attempt_id)
+		) WITHOUT ROWID`,
+		`CREATE TABLE triplets (
+			seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+			rollout_id TEXT NOT NULL,
+			attempt_id TEXT NOT NULL,
+			revision   INTEGER NOT NULL,
+			idx        INTEGER NOT NULL,
+			span_id    TEXT NOT NULL,
+			doc        TEXT NOT NULL
+		)`,
+		`CREATE INDEX triplets_attempt ON triplets (rollout_id, attempt_id, idx)`,
+
+		`CREATE TABLE messages (
+			seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+			rollout_id  TEXT NOT NULL,
+			attempt_id  TEXT NOT NULL,
+			trace_id    TEXT NOT NULL,
+			span_id     TEXT NOT NULL,
+			sequence_id INTEGER NOT NULL,
+			doc         TEXT NOT NULL
+		)`,
+		`CREATE INDEX messages_rollout_sequence ON messages (rollout_id, sequence_id, seq)`,
+	}},
+}

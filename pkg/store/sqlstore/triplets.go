@@ -1,0 +1,91 @@
+package sqlstore
+
+import (
+	"database/sql"
+	"errors"
+
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
+)
+
+// ReplaceTriplets keeps the attempt's revision in triplet_revisions rather
+// than deriving it from the triplet rows, so replacing with an empty list
+// still fences off older revisions.
+func (t *tx) ReplaceTriplets(rolloutID, attemptID string, revision int, ts []model.TripletRecord) (bool, error) {
+	const op = "replace triplets"
+	var stored int
+	err := t.queryRow(stmtTripletRevision, rolloutID, attemptID).Scan(&stored)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return false, t.wrap(op, err)
+	case revision < stored:
+		return false, nil
+	}
+	if _, err := t.exec(stmtSetTripletRevision, rolloutID, attemptID, revision); err != nil {
+		return false, t.wrap(op, err)
+	}
+	if _, err := t.exec(stmtDeleteTriplets, rolloutID, attemptID); err != nil {
+		return false, t.wrap(op, err)
+	}
+	// The records are stored as given; the columns file them under this
+	// attempt and revision.
+	for _, tr := range ts {
+		tr.Triplet.Prompt = model.RawOrNull(tr.Triplet.Prompt)
+		tr.Triplet.Response = model.RawOrNull(tr.Triplet.Response)
+		tr.Triplet.Metadata = model.RawOrNull(tr.Triplet.Metadata)
+		doc, err := marshalDoc(op, tr)
+		if err != nil {
+			return false, err
+		}
+		if _, err := t.exec(stmtInsertTriplet, rolloutID, attemptID, revision, tr.Index, tr.SpanID, doc); err != nil {
+			return false, t.wrap(op, err)
+		}
+	}
+	return true, nil
+}
+
+// QueryTriplets returns one attempt's triplets by index, or with an empty
+// attemptID the whole rollout's, attempt after attempt.
+func (t *tx) QueryTriplets(rolloutID, attemptID string) ([]model.TripletRecord, error) {
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if attemptID == "" {
+		rows, err = t.query(stmtTripletsOfRollout, rolloutID)
+	} else {
+		rows, err = t.query(stmtTripletsOfAttempt, rolloutID, attemptID)
+	}
+	return decodeDocs[model.TripletRecord](t, "query triplets", rows, err)
+}
+
+func (t *tx) InsertMessages(msgs []model.MessageRecord) error {
+	const op = "insert messages"
+	for _, m := range msgs {
+		m.Body = model.RawOrNull(m.Body)
+		m.Attributes = model.RawOrNull(m.Attributes)
+		doc, err := marshalDoc(op, m)
+		if err != nil {
+			return err
+		}
+		if _, err := t.exec(stmtInsertMessage, m.RolloutID, m.AttemptID, m.TraceID, m.SpanID, m.SequenceID, doc); err != nil {
+			return t.wrap(op, err)
+		}
+	}
+	return nil
+}
+
+// QueryMessages returns messages by sequence id then insertion; an empty
+// attemptID selects every attempt of the rollout.
+func (t *tx) QueryMessages(rolloutID, attemptID string) ([]model.MessageRecord, error) {
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if attemptID == "" {
+		rows, err = t.query(stmtMessagesOfRollout, rolloutID)
+	} else {
+		rows, err = t.query(stmtMessagesOfAttempt, rolloutID, attemptID)
+	}
+	return decodeDocs[model.MessageRecord](t, "query messages", rows, err)
+}
