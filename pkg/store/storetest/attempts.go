@@ -69,6 +69,7 @@ func (s suite) testAttempts(t *testing.T) {
 		f := s.fresh(t)
 		_, err := f.s.StartAttempt(f.ctx, "nonexistent", nil)
 		requireValueError(t, err, "Rollout nonexistent not found")
+		assert.Nil(t, f.latest("nonexistent"), "get_latest_attempt of an unknown rollout is null")
 	})
 
 	t.Run("update attempt sets every supplied field", func(t *testing.T) {

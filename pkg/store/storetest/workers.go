@@ -209,6 +209,15 @@ func (s suite) testWorkers(t *testing.T) {
 		})
 	}
 
+	t.Run("an update without status or worker does not sync the worker", func(t *testing.T) {
+		f := s.fresh(t)
+		r := f.startWith(store.StartRolloutRequest{Input: raw(`{}`), WorkerID: model.Ptr("w")})
+		before := f.mustWorker("w")
+		f.advance(3)
+		f.updateAttempt(r.RolloutID, r.Attempt.AttemptID, store.AttemptUpdate{Metadata: store.To(json.RawMessage(`{"x":1}`))})
+		assert.Equal(t, mustJSON(t, before), mustJSON(t, f.mustWorker("w")))
+	})
+
 	t.Run("attempts without a worker create no worker", func(t *testing.T) {
 		f := s.fresh(t)
 		r := f.startRollout(`{}`)
