@@ -115,7 +115,7 @@ func (s suite) testAttempts(t *testing.T) {
 			"metadata":            {Metadata: store.Clear[json.RawMessage]()},
 		} {
 			_, err := f.s.UpdateAttempt(f.ctx, r.RolloutID, aid, u)
-			assert.Error(t, err, name)
+			requireInvalidArgument(t, err, name+" is invalid; it cannot be a null value.")
 		}
 		assert.Equal(t, model.AttemptPreparing, f.mustLatest(r.RolloutID).Status)
 	})
@@ -124,7 +124,7 @@ func (s suite) testAttempts(t *testing.T) {
 		f := s.fresh(t)
 		r := f.startRollout(`{}`)
 		_, err := f.s.UpdateAttempt(f.ctx, r.RolloutID, r.Attempt.AttemptID, store.AttemptUpdate{Status: store.To(model.AttemptStatus("invalid_status"))})
-		assert.Error(t, err)
+		assert.ErrorContains(t, err, "Invalid attempt status: invalid_status")
 		assert.Equal(t, model.AttemptPreparing, f.mustLatest(r.RolloutID).Status)
 		assert.Equal(t, model.RolloutPreparing, f.rolloutStatus(r.RolloutID))
 	})

@@ -224,16 +224,21 @@ func (s suite) testRollouts(t *testing.T) {
 		assert.Equal(t, model.RolloutRunning, got.Status)
 	})
 
-	t.Run("update rollout refuses a null status or config", func(t *testing.T) {
+	t.Run("update rollout refuses a null or unknown status, config or mode", func(t *testing.T) {
 		f := s.fresh(t)
 		r := f.enqueue(`{}`)
 		_, err := f.s.UpdateRollout(f.ctx, r.RolloutID, store.RolloutUpdate{Status: store.Clear[model.RolloutStatus]()})
-		assert.Error(t, err)
+		requireInvalidArgument(t, err, "status is invalid; it cannot be a null value.")
 		_, err = f.s.UpdateRollout(f.ctx, r.RolloutID, store.RolloutUpdate{Config: store.Clear[model.RolloutConfig]()})
-		assert.Error(t, err)
+		requireInvalidArgument(t, err, "config is invalid; it cannot be a null value.")
+		_, err = f.s.UpdateRollout(f.ctx, r.RolloutID, store.RolloutUpdate{Status: store.To(model.RolloutStatus("bogus"))})
+		assert.ErrorContains(t, err, "bogus")
+		_, err = f.s.UpdateRollout(f.ctx, r.RolloutID, store.RolloutUpdate{Mode: store.To(model.RolloutMode("bogus"))})
+		assert.ErrorContains(t, err, "bogus")
 		got := f.mustRollout(r.RolloutID)
 		assert.Equal(t, model.RolloutQueuing, got.Status)
 		assert.Equal(t, mustJSON(t, model.DefaultRolloutConfig()), mustJSON(t, got.Config))
+		assert.Nil(t, got.Mode)
 	})
 
 	t.Run("update of an unknown rollout is a ValueError", func(t *testing.T) {

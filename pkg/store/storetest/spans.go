@@ -442,9 +442,7 @@ func (s suite) testSpans(t *testing.T) {
 			spans[i].SequenceID = i + 1
 		}
 		errs := make(chan error, len(spans)+1)
-		done := make(chan struct{})
 		go func() {
-			defer close(done)
 			_, err := f.s.UpdateAttempt(f.ctx, r.RolloutID, aid, store.AttemptUpdate{Metadata: store.To(json.RawMessage(`{"concurrent":true}`))})
 			errs <- err
 		}()
@@ -457,7 +455,6 @@ func (s suite) testSpans(t *testing.T) {
 		for range len(spans) + 1 {
 			require.NoError(t, <-errs)
 		}
-		<-done
 		a := f.attempts(r.RolloutID)[0]
 		requireJSONEq(t, `{"concurrent":true}`, a.Metadata)
 		assert.Equal(t, model.AttemptRunning, a.Status)

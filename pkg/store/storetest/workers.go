@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"regexp"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -85,7 +86,7 @@ func (s suite) testWorkers(t *testing.T) {
 		f := s.fresh(t)
 		f.heartbeat("worker-1", `{"cpu":0.5}`)
 		_, err := f.s.UpdateWorker(f.ctx, "worker-1", json.RawMessage(`null`))
-		assert.Error(t, err)
+		requireStoreError(t, err, "TypeError", regexp.MustCompile(`heartbeat_stats`))
 		requireJSONEq(t, `{"cpu":0.5}`, f.mustWorker("worker-1").HeartbeatStats)
 	})
 
