@@ -1,0 +1,88 @@
+package trainerextension
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/confmap"
+	"go.opentelemetry.io/collector/confmap/confmaptest"
+
+	"github.com/otelcol-lightning/otelcol-lightning/extension/trainerextension/internal/metadata"
+)
+
+func loadConfig(t *testing.T, name string) *Config {
+	t.Helper()
+	cm, err := confmaptest.LoadConf(filepath.Join("testdata", "config.yaml"))
+	require.NoError(t, err)
+	sub, err := cm.Sub(component.NewIDWithName(metadata.Type, name).String())
+	require.NoError(t, err)
+	cfg := NewFactory().CreateDefaultConfig()
+	require.NoError(t, sub.Unmarshal(cfg))
+	return cfg.(*Config)
+}
+
+func TestLoadConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		want func(c *Config)
+	}{
+		{name: "", want: func(*Config) {}},
+		{name: "custom", want: func(c *Config) {
+			c.NetAddr.Endpoint = "0.0.0.0:5757"
+			c.MaxRequestBodySize = 1 << 20
+			c.CORS = configoptional.Some(confighttp.CORSConfig{AllowedOrigins: []string{"http://localhost:3000", "https://*.example.com"}})
+			c.Store = StoreConfig{Backend: BackendSQLite, Path: "/var/lib/lightning/store.db"}
+			c.Watchdog = WatchdogConfig{Interval: 5 * time.Second, Debounce: 0}
+		}},
+		{name: "memory", want: func(c *Config) {
+			c.Store = StoreConfig{Backend: BackendMemory}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want := createDefaultConfig().(*Config)
+			tt.want(want)
+			got := loadConfig(t, tt.name)
+			assert.Equal(t, want, got)
+			assert.NoError(t, confmap.Validate(got))
+		})
+	}
+}
+
+func TestDefaultConfig(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	assert.Equal(t, "localhost:4747", cfg.NetAddr.Endpoint)
+	assert.Equal(t, StoreConfig{Backend: BackendSQLite, Path: "./data/lightning.db"}, cfg.Store)
+	assert.Equal(t, WatchdogConfig{Interval: time.Second, Debounce: time.Second}, cfg.Watchdog)
+	assert.NoError(t, cfg.Validate())
+}
+
+func TestValidateConfig(t *testing.T) {
+	tests := []struct {
+		name string
+		errs []string
+	}{
+		{name: "bad_backend", errs: []string{`store.backend: unknown backend "postgres", want "sqlite" or "memory"`}},
+		{name: "empty_path", errs: []string{"store.path: must not be empty when store.backend is sqlite"}},
+		{name: "negative_watchdog", errs: []string{
+			"watchdog.interval: must not be negative, got -1s",
+			"watchdog.debounce: must not be negative, got -2s",
+		}},
+		{name: "no_endpoint", errs: []string{"endpoint: must not be empty"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := confmap.Validate(loadConfig(t, tt.name))
+			require.Error(t, err)
+			for _, want := range tt.errs {
+				assert.ErrorContains(t, err, want)
+			}
+		})
+	}
+}

@@ -1,0 +1,129 @@
+package trainerextension
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/extension"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/memstore"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/sqlitestore"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/storeapi"
+)
+
+// trainer owns the Lightning store and serves Agent Lightning's REST API
+// over it. Other components reach the store through store.Provider.
+type trainer struct {
+	cfg       *Config
+	telemetry component.TelemetrySettings
+	logger    *zap.Logger
+
+	store  *store.Core
+	server *http.Server
+	addr   net.Addr      // where the API listens, once started
+	served chan struct{} // closed when Serve returns
+}
+
+var (
+	_ extension.Extension = (*trainer)(nil)
+	_ store.Provider      = (*trainer)(nil)
+)
+
+func newTrainer(cfg *Config, set extension.Settings) *trainer {
+	return &trainer{cfg: cfg, telemetry: set.TelemetrySettings, logger: set.Logger}
+}
+
+// LightningStore returns the store, or nil before Start. Extensions start
+// before pipeline components, so components looking it up in their own
+// Start always find it.
+func (t *trainer) LightningStore() store.Store {
+	if t.store == nil {
+		return nil
+	}
+	return t.store
+}
+
+// Start opens the store and starts serving the API.
+func (t *trainer) Start(ctx context.Context, host component.Host) error {
+	backend, err := t.openBackend(ctx)
+	if err != nil {
+		return err
+	}
+	core := store.New(backend, store.Options{
+		ScanInterval: t.cfg.Watchdog.Interval,
+		ScanDebounce: t.cfg.Watchdog.Debounce,
+		Logger:       t.logger,
+	})
+
+	ln, err := t.cfg.ToListener(ctx)
+	if err != nil {
+		return errors.Join(fmt.Errorf("listen on %s: %w", t.cfg.NetAddr.Endpoint, err), core.Close())
+	}
+	handler := storeapi.NewHandler(core, storeapi.WithLogger(t.logger))
+	server, err := t.cfg.ToServer(ctx, host.GetExtensions(), t.telemetry, handler)
+	if err != nil {
+		return errors.Join(fmt.Errorf("create the API server: %w", err), ln.Close(), core.Close())
+	}
+
+	t.store, t.server, t.addr = core, server, ln.Addr()
+	t.served = make(chan struct{})
+	go func() {
+		defer close(t.served)
+		if err := server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
+		}
+	}()
+	t.logger.Info("Agent Lightning store API started",
+		zap.String("endpoint", ln.Addr().String()), zap.String("backend", t.cfg.Store.Backend))
+	return nil
+}
+
+// openBackend opens the configured database, creating the SQLite file's
+// directory when needed.
+func (t *trainer) openBackend(ctx context.Context) (store.Backend, error) {
+	switch t.cfg.Store.Backend {
+	case BackendMemory:
+		return memstore.New(), nil
+	case BackendSQLite:
+		path := t.cfg.Store.Path
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("create the store directory: %w", err)
+		}
+		backend, err := sqlitestore.OpenContext(ctx, path)
+		if err != nil {
+			return nil, fmt.Errorf("open the sqlite store: %w", err)
+		}
+		return backend, nil
+	default:
+		return nil, fmt.Errorf("unknown store backend %q", t.cfg.Store.Backend)
+	}
+}
+
+// Shutdown stops accepting requests, lets the ones in flight finish until
+// ctx ends (then cuts them), and closes the store.
+func (t *trainer) Shutdown(ctx context.Context) error {
+	var errs []error
+	if t.server != nil {
+		if err := t.server.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop the API server: %w", err), t.server.Close())
+		}
+		<-t.served
+		t.server = nil
+	}
+	if t.store != nil {
+		if err := t.store.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close the store: %w", err))
+		}
+		t.store = nil
+	}
+	return errors.Join(errs...)
+}

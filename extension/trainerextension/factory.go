@@ -1,0 +1,41 @@
+package trainerextension
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/extension"
+
+	"github.com/otelcol-lightning/otelcol-lightning/extension/trainerextension/internal/metadata"
+)
+
+// defaultEndpoint is Agent Lightning's store port, on loopback only: the
+// default deployment is a sidecar.
+const defaultEndpoint = "localhost:4747"
+
+// NewFactory returns the factory of the trainer extension.
+func NewFactory() extension.Factory {
+	return extension.NewFactory(metadata.Type, createDefaultConfig, create, metadata.ExtensionStability)
+}
+
+func createDefaultConfig() component.Config {
+	server := confighttp.NewDefaultServerConfig()
+	server.NetAddr.Endpoint = defaultEndpoint
+	return &Config{
+		ServerConfig: server,
+		Store: StoreConfig{
+			Backend: BackendSQLite,
+			Path:    "./data/lightning.db",
+		},
+		Watchdog: WatchdogConfig{
+			Interval: time.Second,
+			Debounce: time.Second,
+		},
+	}
+}
+
+func create(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {
+	return newTrainer(cfg.(*Config), set), nil
+}

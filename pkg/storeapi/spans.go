@@ -1,0 +1,106 @@
+package storeapi
+
+import (
+	"net/http"
+
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
+)
+
+// addSpan stores one span: 201 with the span, or 201 with null when the
+// (rollout, attempt, span id) already exists.
+func (h *handler) addSpan(w http.ResponseWriter, r *http.Request) {
+	q, ok := readBody(w, r, spanRequest, true)
+	if !ok {
+		return
+	}
+	var span model.Span
+	if !decodeOrReject(w, q, &span) {
+		return
+	}
+	out, err := h.store.AddSpan(r.Context(), span)
+	if err != nil {
+		h.writeStoreError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// spanQuery is QuerySpansRequest.
+type spanQuery struct {
+	RolloutID        string  `json:"rollout_id"`
+	AttemptID        *string `json:"attempt_id"`
+	TraceID          *string `json:"trace_id"`
+	TraceIDContains  *string `json:"trace_id_contains"`
+	SpanID           *string `json:"span_id"`
+	SpanIDContains   *string `json:"span_id_contains"`
+	ParentID         *string `json:"parent_id"`
+	ParentIDContains *string `json:"parent_id_contains"`
+	Name             *string `json:"name"`
+	NameContains     *string `json:"name_contains"`
+	FilterLogic      *string `json:"filter_logic"`
+	pageParams
+}
+
+// querySpans serves GET /spans and POST /spans/search; spans sort by
+// sequence_id unless told otherwise, and attempt_id may be "latest".
+func (h *handler) querySpans(w http.ResponseWriter, r *http.Request) {
+	q, ok := queryOrSearch(w, r, querySpansRequest)
+	if !ok {
+		return
+	}
+	var body spanQuery
+	if !decodeOrReject(w, q, &body) {
+		return
+	}
+	pg, err := body.page(q, "sequence_id")
+	if err != nil {
+		h.writeStoreError(w, r, err)
+		return
+	}
+	out, err := h.store.QuerySpans(r.Context(), store.SpanQuery{
+		RolloutID:        body.RolloutID,
+		AttemptID:        body.AttemptID,
+		TraceID:          body.TraceID,
+		TraceIDContains:  body.TraceIDContains,
+		SpanID:           body.SpanID,
+		SpanIDContains:   body.SpanIDContains,
+		ParentID:         body.ParentID,
+		ParentIDContains: body.ParentIDContains,
+		Name:             body.Name,
+		NameContains:     body.NameContains,
+		FilterLogic:      logic(body.FilterLogic),
+		Page:             pg,
+	})
+	if err != nil {
+		h.writeStoreError(w, r, err)
+		return
+	}
+	out.Items = nonNil(out.Items)
+	writeJSON(w, http.StatusOK, out)
+}
+
+// nextSequenceID allocates one span sequence id; unknown ids are fine.
+func (h *handler) nextSequenceID(w http.ResponseWriter, r *http.Request) {
+	q, ok := readBody(w, r, nextSequenceIDRequest, true)
+	if !ok {
+		return
+	}
+	var body struct {
+		RolloutID string `json:"rollout_id"`
+		AttemptID string `json:"attempt_id"`
+	}
+	if !decodeOrReject(w, q, &body) {
+		return
+	}
+	ids, err := h.store.NextSequenceIDs(r.Context(), []store.SequenceKey{{RolloutID: body.RolloutID, AttemptID: body.AttemptID}})
+	if err != nil {
+		h.writeStoreError(w, r, err)
+		return
+	}
+	if len(ids) != 1 {
+		h.writeStoreError(w, r, &store.Error{Type: "RuntimeError", Message: "sequence id allocation returned no id"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"sequence_id": ids[0]})
+}
