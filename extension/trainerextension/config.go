@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/config/confighttp"
+
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 )
 
 // Store backends.
@@ -33,6 +35,11 @@ type Config struct {
 
 	// Watchdog tunes the scan that marks timed-out and unresponsive attempts.
 	Watchdog WatchdogConfig `mapstructure:"watchdog"`
+
+	// Traces tunes OTLP/HTTP ingest on POST /v1/traces, where Agent
+	// Lightning clients send their spans. The spans enter the traces pipeline
+	// of the trainer receiver attached to this extension.
+	Traces TracesConfig `mapstructure:"traces"`
 
 	_ struct{}
 }
@@ -64,6 +71,24 @@ type WatchdogConfig struct {
 	_ struct{}
 }
 
+// TracesConfig tunes POST /v1/traces.
+type TracesConfig struct {
+	// Unlabeled is "drop" (default, as Agent Lightning's server does) to
+	// refuse spans without agentlightning.rollout_id and attempt_id, or
+	// "auto" to pass them on to the pipeline, whose store exporter files
+	// them under an automatic rollout.
+	Unlabeled otlpspan.UnlabeledPolicy `mapstructure:"unlabeled"`
+	// UnknownRollouts is "create" (default) to pass spans naming an unknown
+	// rollout or attempt on to the pipeline, or "reject" to refuse them here
+	// and report them in the OTLP partial success.
+	UnknownRollouts otlpspan.UnknownPolicy `mapstructure:"unknown_rollouts"`
+	// MaxDecompressedSize bounds a request body after gzip or deflate
+	// decoding, against compression bombs. Default: 64 MiB.
+	MaxDecompressedSize int64 `mapstructure:"max_decompressed_size"`
+
+	_ struct{}
+}
+
 // Validate rejects configurations the extension cannot start with.
 func (c *Config) Validate() error {
 	var errs []error
@@ -84,6 +109,19 @@ func (c *Config) Validate() error {
 	}
 	if c.Watchdog.Debounce < 0 {
 		errs = append(errs, fmt.Errorf("watchdog.debounce: must not be negative, got %s", c.Watchdog.Debounce))
+	}
+	switch c.Traces.Unlabeled {
+	case otlpspan.UnlabeledDrop, otlpspan.UnlabeledAuto:
+	default:
+		errs = append(errs, fmt.Errorf("traces.unlabeled: unknown policy %q, want %q or %q", c.Traces.Unlabeled, otlpspan.UnlabeledDrop, otlpspan.UnlabeledAuto))
+	}
+	switch c.Traces.UnknownRollouts {
+	case otlpspan.UnknownCreate, otlpspan.UnknownReject:
+	default:
+		errs = append(errs, fmt.Errorf("traces.unknown_rollouts: unknown policy %q, want %q or %q", c.Traces.UnknownRollouts, otlpspan.UnknownCreate, otlpspan.UnknownReject))
+	}
+	if c.Traces.MaxDecompressedSize <= 0 {
+		errs = append(errs, fmt.Errorf("traces.max_decompressed_size: must be positive, got %d", c.Traces.MaxDecompressedSize))
 	}
 	return errors.Join(errs...)
 }

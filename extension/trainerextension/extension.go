@@ -14,6 +14,7 @@ import (
 	"go.opentelemetry.io/collector/extension"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-lightning/otelcol-lightning/internal/traceshttp"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/memstore"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/sqlitestore"
@@ -28,6 +29,7 @@ type trainer struct {
 	logger    *zap.Logger
 
 	store  *store.Core
+	traces *tracesBridge
 	server *http.Server
 	addr   net.Addr      // where the API listens, once started
 	served chan struct{} // closed when Serve returns
@@ -39,7 +41,9 @@ var (
 )
 
 func newTrainer(cfg *Config, set extension.Settings) *trainer {
-	return &trainer{cfg: cfg, telemetry: set.TelemetrySettings, logger: set.Logger}
+	t := &trainer{cfg: cfg, telemetry: set.TelemetrySettings, logger: set.Logger}
+	t.traces = &tracesBridge{cfg: cfg.Traces, store: t.LightningStore}
+	return t
 }
 
 // LightningStore returns the store, or nil before Start. Extensions start
@@ -68,7 +72,8 @@ func (t *trainer) Start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen on %s: %w", t.cfg.NetAddr.Endpoint, err), core.Close())
 	}
-	handler := storeapi.NewHandler(core, storeapi.WithLogger(t.logger))
+	traces := traceshttp.NewHandler(t.traces.consume, t.cfg.Traces.MaxDecompressedSize)
+	handler := storeapi.NewHandler(core, storeapi.WithLogger(t.logger), storeapi.WithTracesHandler(traces))
 	server, err := t.cfg.ToServer(ctx, host.GetExtensions(), t.telemetry, handler)
 	if err != nil {
 		return errors.Join(fmt.Errorf("create the API server: %w", err), ln.Close(), core.Close())

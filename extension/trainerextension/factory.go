@@ -9,6 +9,7 @@ import (
 	"go.opentelemetry.io/collector/extension"
 
 	"github.com/otelcol-lightning/otelcol-lightning/extension/trainerextension/internal/metadata"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 )
 
 // defaultEndpoint is Agent Lightning's store port, on loopback only: the
@@ -32,6 +33,11 @@ func createDefaultConfig() component.Config {
 		Watchdog: WatchdogConfig{
 			Interval: time.Second,
 			Debounce: time.Second,
+		},
+		Traces: TracesConfig{
+			Unlabeled:           otlpspan.UnlabeledDrop,
+			UnknownRollouts:     otlpspan.UnknownCreate,
+			MaxDecompressedSize: 64 << 20,
 		},
 	}
 }

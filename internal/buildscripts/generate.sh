@@ -84,7 +84,10 @@ check() {
 
   # mdatagen writes next to metadata.yaml (internal/metadata, generated tests,
   # documentation.md, the README status table), so regenerate copies of the
-  # component directories and compare them with the originals.
+  # component directories and compare them with the originals. mdatagen
+  # derives import paths from the enclosing go.mod, so the copy gets ours.
+  mkdir -p "${work}/mdatagen"
+  cp "${ROOT}/go.mod" "${ROOT}/go.sum" "${work}/mdatagen/"
   while IFS= read -r m; do
     [[ -n "${m}" ]] || continue
     d="$(dirname "${m}")"

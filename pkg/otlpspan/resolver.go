@@ -291,3 +291,12 @@ func parseSequenceID(v any) (int, seqIssue) {
 		return int(n), seqOK
 	}
 }
+
+// Identity returns the rollout and attempt ids a span names (span attribute
+// first, then resource attribute); ok is false unless both are present, the
+// condition under which Agent Lightning's server keeps a span.
+func Identity(span ptrace.Span, resAttrs pcommon.Map) (rolloutID, attemptID string, ok bool) {
+	rolloutID, hasRollout := lookupString(span.Attributes(), resAttrs, AttrRolloutID)
+	attemptID, hasAttempt := lookupString(span.Attributes(), resAttrs, AttrAttemptID)
+	return rolloutID, attemptID, hasRollout && hasAttempt
+}
