@@ -25,6 +25,8 @@ type Core struct {
 	lastScan atomic.Int64 // unix nanos of the last debounced scan
 	scanning atomic.Bool
 
+	subs subscribers
+
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced whenever data changes
 

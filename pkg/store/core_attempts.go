@@ -58,6 +58,9 @@ func (c *Core) UpdateAttempt(ctx context.Context, rolloutID, attemptID string, u
 		out, err = c.updateAttempt(tx, rolloutID, attemptID, u)
 		return err
 	})
+	if err == nil && u.Status.Set {
+		c.publish(AttemptEvent{RolloutID: out.RolloutID, AttemptID: out.AttemptID, Status: out.Status})
+	}
 	return out, err
 }
 

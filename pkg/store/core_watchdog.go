@@ -59,7 +59,9 @@ func (c *Core) Scan(ctx context.Context) error {
 	if err != nil || !found {
 		return err
 	}
-	return c.update(ctx, func(tx Tx) error {
+	var events []AttemptEvent
+	err = c.update(ctx, func(tx Tx) error {
+		events = events[:0]
 		unhealthy, err := c.findUnhealthy(tx)
 		if err != nil {
 			return err
@@ -69,9 +71,14 @@ func (c *Core) Scan(ctx context.Context) error {
 			if _, err := c.updateAttempt(tx, a.RolloutID, a.AttemptID, u); err != nil {
 				return err
 			}
+			events = append(events, AttemptEvent{RolloutID: a.RolloutID, AttemptID: a.AttemptID, Status: a.Status})
 		}
 		return nil
 	})
+	if err == nil {
+		c.publish(events...)
+	}
+	return err
 }
 
 // findUnhealthy returns the latest attempts of active rollouts that must
