@@ -105,6 +105,16 @@ func (e *storeExporter) pushTraces(ctx context.Context, td ptrace.Traces) error 
 		return consumererror.NewPermanent(errors.New("exporter not started"))
 	}
 	items, stats := e.resolver.Convert(td)
+	items = withoutTriplets(items)
+	if sets := e.collectTriplets(ctx, td); len(sets) > 0 {
+		if err := e.storeTriplets(ctx, sets); err != nil {
+			err = fmt.Errorf("write triplets to the store: %w", err)
+			if retryable(err) {
+				return err
+			}
+			return consumererror.NewPermanent(err)
+		}
+	}
 	if len(items) > 0 {
 		begin := time.Now()
 		res, err := e.store.IngestSpans(ctx, items)

@@ -72,6 +72,7 @@ func NewHandler(s store.Store, opts ...Option) http.Handler {
 	}
 	h := &handler{store: s, logger: o.logger, mux: http.NewServeMux()}
 	h.routes()
+	h.lightningRoutes()
 	h.otlpRoutes(o.traces)
 	for _, register := range o.extra {
 		register(h.mux)

@@ -32,6 +32,8 @@ type TelemetryBuilder struct {
 	ExporterLightningstoreSpansRejected         metric.Int64Counter
 	ExporterLightningstoreSpansStored           metric.Int64Counter
 	ExporterLightningstoreSpansUnlabeledDropped metric.Int64Counter
+	ExporterLightningstoreTripletsInvalid       metric.Int64Counter
+	ExporterLightningstoreTripletsStored        metric.Int64Counter
 	ExporterLightningstoreWriteDuration         metric.Float64Histogram
 }
 
@@ -98,6 +100,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_exporter_lightningstore_spans_unlabeled_dropped",
 		metric.WithDescription("Spans dropped because they name no rollout and the unlabeled policy is drop. [Development]"),
 		metric.WithUnit("{span}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterLightningstoreTripletsInvalid, err = builder.meter.Int64Counter(
+		"otelcol_exporter_lightningstore_triplets_invalid",
+		metric.WithDescription("agentlightning.triplet spans that could not be decoded and were dropped. [Development]"),
+		metric.WithUnit("{triplet}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterLightningstoreTripletsStored, err = builder.meter.Int64Counter(
+		"otelcol_exporter_lightningstore_triplets_stored",
+		metric.WithDescription("Triplets written to the triplets table (from agentlightning.triplet spans). [Development]"),
+		metric.WithUnit("{triplet}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ExporterLightningstoreWriteDuration, err = builder.meter.Float64Histogram(

@@ -25,6 +25,8 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ExporterLightningstoreSpansRejected.Add(context.Background(), 1)
 	tb.ExporterLightningstoreSpansStored.Add(context.Background(), 1)
 	tb.ExporterLightningstoreSpansUnlabeledDropped.Add(context.Background(), 1)
+	tb.ExporterLightningstoreTripletsInvalid.Add(context.Background(), 1)
+	tb.ExporterLightningstoreTripletsStored.Add(context.Background(), 1)
 	tb.ExporterLightningstoreWriteDuration.Record(context.Background(), 1)
 	AssertEqualExporterLightningstoreSequenceIdsInvalid(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
@@ -42,6 +44,12 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterLightningstoreSpansUnlabeledDropped(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterLightningstoreTripletsInvalid(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterLightningstoreTripletsStored(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterLightningstoreWriteDuration(t, testTel,

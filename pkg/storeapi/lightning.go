@@ -1,0 +1,114 @@
+package storeapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
+)
+
+// LightningPrefix is the path prefix of the collector's own API: what
+// Agent Lightning does not have (triplets, messages, exports) lives here so
+// the compatible /v1/agl surface stays exact.
+const LightningPrefix = "/v1/lightning"
+
+func (h *handler) lightningRoutes() {
+	h.mux.HandleFunc("GET "+LightningPrefix+"/rollouts/{rollout_id}/triplets", h.getTriplets)
+	h.mux.HandleFunc("GET "+LightningPrefix+"/rollouts/{rollout_id}/messages", h.getMessages)
+}
+
+// tripletItem is a stored triplet in Agent Lightning's shape (prompt,
+// response, reward, metadata) with its place in the rollout.
+type tripletItem struct {
+	RolloutID string          `json:"rollout_id"`
+	AttemptID string          `json:"attempt_id"`
+	Index     int             `json:"index"`
+	Revision  int             `json:"revision"`
+	SpanID    string          `json:"span_id"`
+	Prompt    json.RawMessage `json:"prompt"`
+	Response  json.RawMessage `json:"response"`
+	Reward    *float64        `json:"reward"`
+	Metadata  json.RawMessage `json:"metadata"`
+}
+
+// attemptParam reads ?attempt_id=, defaulting to the latest attempt; "all"
+// selects every attempt.
+func attemptParam(r *http.Request) string {
+	switch v := r.URL.Query().Get("attempt_id"); v {
+	case "":
+		return store.LatestAttempt
+	case "all":
+		return ""
+	default:
+		return v
+	}
+}
+
+func (h *handler) getTriplets(w http.ResponseWriter, r *http.Request) {
+	recs, err := h.store.QueryTriplets(r.Context(), r.PathValue("rollout_id"), attemptParam(r))
+	if err != nil {
+		h.writeStoreError(w, r, err)
+		return
+	}
+	items := make([]tripletItem, len(recs))
+	for i, rec := range recs {
+		items[i] = tripletItem{
+			RolloutID: rec.RolloutID, AttemptID: rec.AttemptID, Index: rec.Index, Revision: rec.Revision, SpanID: rec.SpanID,
+			Prompt: model.RawOrNull(rec.Triplet.Prompt), Response: model.RawOrNull(rec.Triplet.Response),
+			Reward: rec.Triplet.Reward, Metadata: model.RawOrNull(rec.Triplet.Metadata),
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}
+
+// messageItem is a chat record: the OpenAI-format body plus its ids.
+type messageItem struct {
+	RolloutID  string          `json:"rollout_id"`
+	AttemptID  string          `json:"attempt_id"`
+	TraceID    string          `json:"trace_id"`
+	SpanID     string          `json:"span_id"`
+	SequenceID int             `json:"sequence_id"`
+	Attributes json.RawMessage `json:"attributes"`
+	body       json.RawMessage
+}
+
+// MarshalJSON inlines the body's keys (messages, tools, completion) next to
+// the ids.
+func (m messageItem) MarshalJSON() ([]byte, error) {
+	type ids messageItem
+	head, err := json.Marshal(ids(m))
+	if err != nil {
+		return nil, err
+	}
+	var body map[string]json.RawMessage
+	if err := json.Unmarshal(m.body, &body); err != nil || len(body) == 0 {
+		return head, nil
+	}
+	var all map[string]json.RawMessage
+	if err := json.Unmarshal(head, &all); err != nil {
+		return nil, err
+	}
+	for k, v := range body {
+		if _, taken := all[k]; !taken {
+			all[k] = v
+		}
+	}
+	return json.Marshal(all)
+}
+
+func (h *handler) getMessages(w http.ResponseWriter, r *http.Request) {
+	recs, err := h.store.QueryMessages(r.Context(), r.PathValue("rollout_id"), attemptParam(r))
+	if err != nil {
+		h.writeStoreError(w, r, err)
+		return
+	}
+	items := make([]messageItem, len(recs))
+	for i, rec := range recs {
+		items[i] = messageItem{
+			RolloutID: rec.RolloutID, AttemptID: rec.AttemptID, TraceID: rec.TraceID, SpanID: rec.SpanID,
+			SequenceID: rec.SequenceID, Attributes: model.RawOrNull(rec.Attributes), body: rec.Body,
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+}

@@ -1,0 +1,210 @@
+package tripletprocessor
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/genai"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/rewards"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/tracetree"
+)
+
+// builder turns the spans of one attempt into triplets.
+type builder struct {
+	cfg        *Config
+	parseOpts  []genai.Option
+	agentMatch *regexp.Regexp
+}
+
+func newBuilder(cfg *Config) (*builder, error) {
+	b := &builder{cfg: cfg}
+	if cfg.LLMCallName != "" {
+		re, err := regexp.Compile(cfg.LLMCallName)
+		if err != nil {
+			return nil, fmt.Errorf("llm_call_name: %w", err)
+		}
+		b.parseOpts = append(b.parseOpts, genai.WithNameMatchOnly(re))
+	}
+	if cfg.AgentMatch != "" {
+		re, err := regexp.Compile(cfg.AgentMatch)
+		if err != nil {
+			return nil, fmt.Errorf("agent_match: %w", err)
+		}
+		b.agentMatch = re
+	}
+	return b, nil
+}
+
+// builtTriplet is a triplet with the call span it came from.
+type builtTriplet struct {
+	call    *model.Span
+	triplet model.Triplet
+}
+
+// build runs Agent Lightning's adapter steps on one attempt: tree, repair,
+// call finding with dedup, optional empty-token filter, reward matching.
+func (b *builder) build(spans []model.Span) ([]builtTriplet, error) {
+	if len(spans) == 0 {
+		return nil, nil
+	}
+	root, _, err := tracetree.Build(spans)
+	if err != nil {
+		return nil, err
+	}
+	if b.cfg.RepairHierarchy {
+		tracetree.Repair(root)
+	}
+	parsed := map[*model.Span]*genai.Call{}
+	parse := func(s *model.Span) *genai.Call {
+		if c, ok := parsed[s]; ok {
+			return c
+		}
+		c, _ := genai.ParseSpan(*s, b.parseOpts...)
+		parsed[s] = c
+		return c
+	}
+	opts := tracetree.FindOptions{
+		IsLLMCall:  func(s *model.Span) bool { return genai.IsLLMCallSpan(*s, b.parseOpts...) },
+		AgentMatch: b.agentMatch,
+	}
+	if b.cfg.ExcludeRewardSubtrees {
+		opts.IsRewardSpan = isRewardSpan
+	}
+	if b.cfg.DedupPromptTokenIDs {
+		opts.PromptKey = func(s *model.Span) string { return tokenKey(parse(s).PromptTokenIDs) }
+	}
+	calls := tracetree.FindLLMCalls(root, opts)
+	if b.cfg.SkipEmptyTokenCalls {
+		calls = withTokens(calls, parse)
+	}
+	err = tracetree.MatchRewards(root, calls, spans, tracetree.MatchOptions{
+		Policy: b.cfg.RewardMatch, Reward: rewardValue, Gamma: b.cfg.Discount,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]builtTriplet, 0, len(calls))
+	for _, c := range calls {
+		t, err := toTriplet(parse(c.Node.Span), c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, builtTriplet{call: c.Node.Span, triplet: t})
+	}
+	return out, nil
+}
+
+func isRewardSpan(s *model.Span) bool {
+	a := rewards.FromModel(s.Attributes)
+	return rewards.IsRewardSpan(s.Name, a) || rewards.IsRewardOperation(s.Name, a)
+}
+
+func rewardValue(s *model.Span) *float64 {
+	v, ok, err := rewards.Value(s.Name, rewards.FromModel(s.Attributes))
+	if err != nil || !ok {
+		return nil
+	}
+	return &v
+}
+
+func tokenKey(ids []int64) string {
+	if len(ids) == 0 {
+		return ""
+	}
+	var sb strings.Builder
+	for _, id := range ids {
+		sb.WriteString(strconv.FormatInt(id, 10))
+		sb.WriteByte(',')
+	}
+	return sb.String()
+}
+
+func withTokens(calls []tracetree.Call, parse func(*model.Span) *genai.Call) []tracetree.Call {
+	kept := calls[:0]
+	for _, c := range calls {
+		p := parse(c.Node.Span)
+		if len(p.PromptTokenIDs) > 0 && len(p.ResponseTokenIDs) > 0 {
+			kept = append(kept, c)
+		}
+	}
+	return kept
+}
+
+// tripletPrompt and tripletResponse are Agent Lightning's triplet shapes
+// (TracerTraceToTriplet) plus the OpenAI-format messages.
+type tripletPrompt struct {
+	TokenIDs   []int64         `json:"token_ids"`
+	RawContent any             `json:"raw_content"`
+	ImageURLs  []string        `json:"image_urls"`
+	Messages   []genai.Message `json:"messages"`
+	Tools      []genai.Tool    `json:"tools,omitempty"`
+}
+
+type tripletResponse struct {
+	TokenIDs   []int64           `json:"token_ids"`
+	RawContent any               `json:"raw_content"`
+	Logprobs   json.RawMessage   `json:"logprobs,omitempty"`
+	Message    *genai.Completion `json:"message"`
+}
+
+type tripletMetadata struct {
+	Request    any     `json:"request"`
+	Response   any     `json:"response"`
+	ResponseID *string `json:"response_id"`
+	AgentName  string  `json:"agent_name"`
+	Model      string  `json:"model,omitempty"`
+	Convention string  `json:"convention,omitempty"`
+}
+
+func toTriplet(c *genai.Call, call tracetree.Call) (model.Triplet, error) {
+	prompt := tripletPrompt{
+		TokenIDs: nonNil(c.PromptTokenIDs), RawContent: c.Raw.Prompt, ImageURLs: c.Raw.ImageURLs,
+		Messages: c.PromptMessages(), Tools: c.Tools,
+	}
+	if prompt.ImageURLs == nil {
+		prompt.ImageURLs = []string{}
+	}
+	response := tripletResponse{
+		TokenIDs: nonNil(c.ResponseTokenIDs), RawContent: c.Raw.Completion, Logprobs: c.Logprobs, Message: c.Completion(),
+	}
+	meta := tripletMetadata{
+		Request: c.Raw.Request, Response: c.Raw.Response, AgentName: call.AgentName,
+		Model: c.Model(), Convention: string(c.Convention),
+	}
+	if id := firstNonEmpty(call.ResponseID, c.ResponseID); id != "" {
+		meta.ResponseID = &id
+	}
+	var t model.Triplet
+	var err error
+	if t.Prompt, err = json.Marshal(prompt); err != nil {
+		return t, fmt.Errorf("encode prompt: %w", err)
+	}
+	if t.Response, err = json.Marshal(response); err != nil {
+		return t, fmt.Errorf("encode response: %w", err)
+	}
+	if t.Metadata, err = json.Marshal(meta); err != nil {
+		return t, fmt.Errorf("encode metadata: %w", err)
+	}
+	t.Reward = call.Reward
+	return t, nil
+}
+
+func nonNil(ids []int64) []int64 {
+	if ids == nil {
+		return []int64{}
+	}
+	return ids
+}
+
+func firstNonEmpty(vs ...string) string {
+	for _, v := range vs {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}

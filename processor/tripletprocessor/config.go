@@ -1,0 +1,126 @@
+package tripletprocessor
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/tracetree"
+)
+
+// Config of the triplet processor.
+type Config struct {
+	// Store is the id of the trainer extension whose attempt events complete
+	// attempts at once (a runner marking its attempt succeeded or failed, the
+	// watchdog timing it out). Optional: without it, completion relies on the
+	// timers below.
+	Store *component.ID `mapstructure:"store"`
+
+	// Unlabeled and AutoRolloutKey group spans into attempts exactly as the
+	// store exporter does; keep them equal to the exporter's settings.
+	// Defaults: auto, trace_id.
+	Unlabeled      otlpspan.UnlabeledPolicy `mapstructure:"unlabeled"`
+	AutoRolloutKey string                   `mapstructure:"auto_rollout_key"`
+
+	// Completion decides when an attempt is complete.
+	Completion CompletionConfig `mapstructure:"completion"`
+	// Limits bound the memory kept for triplet building.
+	Limits LimitsConfig `mapstructure:"limits"`
+
+	// LLMCallName, when set, is a regular expression on span names that
+	// replaces the GenAI classifier (Agent Lightning's llm_call_match, e.g.
+	// `openai\.chat\.completion`). Default: empty, classify by conventions.
+	LLMCallName string `mapstructure:"llm_call_name"`
+	// AgentMatch, when set, keeps only calls made inside agents whose name
+	// matches this regular expression. Default: empty, every agent.
+	AgentMatch string `mapstructure:"agent_match"`
+	// RewardMatch is how rewards are given to calls: first_occurrence
+	// (default), first_sibling, final_to_last, final_to_all or discounted.
+	RewardMatch string `mapstructure:"reward_match"`
+	// Discount is γ of the discounted policy: call i of n gets
+	// γ^(n-1-i) × the final reward. Default: 0.99.
+	Discount float64 `mapstructure:"discount"`
+	// RepairHierarchy moves LLM spans recorded under the root by another
+	// tracer under the agent span that encloses them. Default: true.
+	RepairHierarchy bool `mapstructure:"repair_hierarchy"`
+	// ExcludeRewardSubtrees ignores LLM calls inside reward spans (graders).
+	// Default: true.
+	ExcludeRewardSubtrees bool `mapstructure:"exclude_reward_subtrees"`
+	// DedupPromptTokenIDs drops a call whose prompt token ids equal those of
+	// an earlier call of the attempt (the same request traced twice), on top
+	// of the dedup by response id. Default: true.
+	DedupPromptTokenIDs bool `mapstructure:"dedup_prompt_token_ids"`
+	// SkipEmptyTokenCalls drops calls without prompt or response token ids
+	// before rewards are matched. Default: false.
+	SkipEmptyTokenCalls bool `mapstructure:"skip_empty_token_calls"`
+
+	_ struct{}
+}
+
+// CompletionConfig sets when an attempt counts as complete; the first rule
+// that fires wins.
+type CompletionConfig struct {
+	// Settle: the attempt's root span has ended and no span arrived for this
+	// long. Default: 2s.
+	Settle time.Duration `mapstructure:"settle"`
+	// IdleTimeout: no span arrived for this long. Default: 30s.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// MaxDuration: this long since the attempt's first span. Default: 10m.
+	MaxDuration time.Duration `mapstructure:"max_duration"`
+	// Retention keeps a completed attempt's spans this long so that late
+	// spans rebuild its triplets with a higher revision. Default: 5m.
+	Retention time.Duration `mapstructure:"retention"`
+	// CheckInterval is how often the rules are checked. Default: 200ms.
+	CheckInterval time.Duration `mapstructure:"check_interval"`
+
+	_ struct{}
+}
+
+// LimitsConfig bounds memory.
+type LimitsConfig struct {
+	// MaxSpansPerAttempt: further spans of the attempt pass through but are
+	// not kept (counted). Default: 10000.
+	MaxSpansPerAttempt int `mapstructure:"max_spans_per_attempt"`
+	// MaxBufferedSpans: above this total, retained attempts are forgotten and
+	// then the oldest open attempts are completed early. Default: 200000.
+	MaxBufferedSpans int `mapstructure:"max_buffered_spans"`
+
+	_ struct{}
+}
+
+// Validate rejects configurations that cannot work.
+func (c *Config) Validate() error {
+	var errs []error
+	errs = append(errs, otlpspan.Config{Unlabeled: c.Unlabeled, AutoKey: c.AutoRolloutKey}.Validate())
+	for field, expr := range map[string]string{"llm_call_name": c.LLMCallName, "agent_match": c.AgentMatch} {
+		if _, err := regexp.Compile(expr); err != nil {
+			errs = append(errs, fmt.Errorf("%s: invalid regular expression: %w", field, err))
+		}
+	}
+	if !slices.Contains(tracetree.Policies, c.RewardMatch) {
+		errs = append(errs, fmt.Errorf("reward_match: %q is not one of %v", c.RewardMatch, tracetree.Policies))
+	}
+	if c.Discount <= 0 || c.Discount > 1 {
+		errs = append(errs, fmt.Errorf("discount: must be in (0, 1], got %v", c.Discount))
+	}
+	for field, d := range map[string]time.Duration{
+		"completion.settle": c.Completion.Settle, "completion.idle_timeout": c.Completion.IdleTimeout,
+		"completion.max_duration": c.Completion.MaxDuration, "completion.check_interval": c.Completion.CheckInterval,
+	} {
+		if d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: must be positive, got %s", field, d))
+		}
+	}
+	if c.Completion.Retention < 0 {
+		errs = append(errs, fmt.Errorf("completion.retention: must not be negative, got %s", c.Completion.Retention))
+	}
+	if c.Limits.MaxSpansPerAttempt <= 0 || c.Limits.MaxBufferedSpans <= 0 {
+		errs = append(errs, errors.New("limits: max_spans_per_attempt and max_buffered_spans must be positive"))
+	}
+	return errors.Join(errs...)
+}

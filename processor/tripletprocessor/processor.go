@@ -1,0 +1,205 @@
+package tripletprocessor
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
+	"github.com/otelcol-lightning/otelcol-lightning/processor/tripletprocessor/internal/metadata"
+)
+
+type tripletProcessor struct {
+	cfg       *Config
+	logger    *zap.Logger
+	next      consumer.Traces
+	resolver  *otlpspan.Resolver
+	builder   *builder
+	buf       *buffer
+	telemetry *metadata.TelemetryBuilder
+
+	unsubscribe func()
+	stop        chan struct{}
+	wg          sync.WaitGroup
+}
+
+func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*tripletProcessor, error) {
+	resolver, err := otlpspan.NewResolver(otlpspan.Config{Unlabeled: cfg.Unlabeled, AutoKey: cfg.AutoRolloutKey})
+	if err != nil {
+		return nil, err
+	}
+	b, err := newBuilder(cfg)
+	if err != nil {
+		return nil, err
+	}
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	return &tripletProcessor{
+		cfg: cfg, logger: set.Logger, next: next, resolver: resolver, builder: b,
+		buf: newBuffer(*cfg, time.Now), telemetry: tb,
+	}, nil
+}
+
+// Capabilities: the processor reads spans but never changes them.
+func (p *tripletProcessor) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: false}
+}
+
+// Start subscribes to the store's attempt events when configured and starts
+// the completion ticker.
+func (p *tripletProcessor) Start(_ context.Context, host component.Host) error {
+	if p.cfg.Store != nil {
+		notifier, err := findNotifier(host, *p.cfg.Store)
+		if err != nil {
+			return err
+		}
+		p.unsubscribe = notifier.SubscribeAttempts(p.onAttemptEvent)
+	}
+	p.stop = make(chan struct{})
+	p.wg.Add(1)
+	go p.run()
+	return nil
+}
+
+func findNotifier(host component.Host, id component.ID) (store.AttemptNotifier, error) {
+	ext, ok := host.GetExtensions()[id]
+	if !ok {
+		return nil, fmt.Errorf("extension %s not found; is it listed under service.extensions?", id)
+	}
+	provider, ok := ext.(store.Provider)
+	if !ok || provider.LightningStore() == nil {
+		return nil, fmt.Errorf("extension %s does not provide a Lightning store", id)
+	}
+	notifier, ok := provider.LightningStore().(store.AttemptNotifier)
+	if !ok {
+		return nil, fmt.Errorf("the store of extension %s does not report attempt events", id)
+	}
+	return notifier, nil
+}
+
+func (p *tripletProcessor) onAttemptEvent(e store.AttemptEvent) {
+	if e.Status.Ended() {
+		p.buf.markStoreEnded(attemptKey{e.RolloutID, e.AttemptID})
+	}
+}
+
+// Shutdown builds the triplets of every attempt still open, so that nothing
+// the pipeline accepted is lost, then stops.
+func (p *tripletProcessor) Shutdown(ctx context.Context) error {
+	if p.unsubscribe != nil {
+		p.unsubscribe()
+		p.unsubscribe = nil
+	}
+	if p.stop != nil {
+		close(p.stop)
+		p.wg.Wait()
+		p.stop = nil
+		p.flush(ctx, true)
+	}
+	p.telemetry.Shutdown()
+	return nil
+}
+
+// ConsumeTraces passes spans on at once and keeps a copy per attempt.
+func (p *tripletProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	items, _ := p.resolver.Convert(td)
+	if err := p.next.ConsumeTraces(ctx, td); err != nil {
+		return err
+	}
+	groups := map[attemptKey][]model.Span{}
+	var order []attemptKey
+	for _, it := range items {
+		if it.Span.Name == tripletSpanName {
+			continue
+		}
+		k := attemptKey{it.Span.RolloutID, it.Span.AttemptID}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], it.Span)
+	}
+	for _, k := range order {
+		dropped, added := p.buf.add(k, groups[k])
+		p.telemetry.ProcessorTripletBufferedSpans.Add(ctx, int64(added))
+		if dropped > 0 {
+			p.telemetry.ProcessorTripletSpansDropped.Add(ctx, int64(dropped), reason("attempt_limit"))
+		}
+	}
+	return nil
+}
+
+func (p *tripletProcessor) run() {
+	defer p.wg.Done()
+	t := time.NewTicker(p.cfg.Completion.CheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-t.C:
+			p.flush(context.Background(), false)
+		}
+	}
+}
+
+// flush builds and sends the triplets of every attempt that is due.
+func (p *tripletProcessor) flush(ctx context.Context, all bool) {
+	jobs, freed, evicted := p.buf.due(all)
+	if freed > 0 {
+		p.telemetry.ProcessorTripletBufferedSpans.Add(ctx, -int64(freed))
+	}
+	if evicted > 0 {
+		p.logger.Warn("triplet buffer over its limit: attempts completed early or forgotten", zap.Int("attempts", evicted))
+	}
+	for _, j := range jobs {
+		p.complete(ctx, j)
+	}
+}
+
+func (p *tripletProcessor) complete(ctx context.Context, j job) {
+	p.telemetry.ProcessorTripletAttemptsCompleted.Add(ctx, 1, metric.WithAttributes(attribute.String("trigger", j.trigger)))
+	if j.late {
+		p.telemetry.ProcessorTripletAttemptsRecomputed.Add(ctx, 1)
+	}
+	triplets, err := p.builder.build(j.spans)
+	if err != nil {
+		p.fail(ctx, j, "build", err)
+		return
+	}
+	if len(triplets) == 0 {
+		return
+	}
+	td, err := emit(j, triplets)
+	if err != nil {
+		p.fail(ctx, j, "encode", err)
+		return
+	}
+	if err := p.next.ConsumeTraces(ctx, td); err != nil {
+		p.fail(ctx, j, "downstream", err)
+		return
+	}
+	p.telemetry.ProcessorTripletTripletsEmitted.Add(ctx, int64(len(triplets)))
+}
+
+func (p *tripletProcessor) fail(ctx context.Context, j job, why string, err error) {
+	p.telemetry.ProcessorTripletBuildFailures.Add(ctx, 1, reason(why))
+	p.logger.Warn("could not produce the triplets of an attempt", zap.String("rollout_id", j.key.rollout),
+		zap.String("attempt_id", j.key.attempt), zap.String("stage", why), zap.Error(err))
+}
+
+func reason(r string) metric.AddOption {
+	return metric.WithAttributes(attribute.String("reason", r))
+}

@@ -1,0 +1,318 @@
+package tripletprocessor
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/processor"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
+
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/memstore"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/tripletspan"
+	"github.com/otelcol-lightning/otelcol-lightning/processor/tripletprocessor/internal/metadatatest"
+)
+
+var traceID = pcommon.TraceID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}
+
+// agentRun builds one attempt the way an instrumented agent reports it:
+// an agent span, two OpenLLMetry-style LLM calls with token ids and a reward
+// annotation after the second call.
+type agentRun struct {
+	rollout, attempt string
+	base             time.Time
+}
+
+func (r agentRun) resource(td ptrace.Traces) ptrace.SpanSlice {
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.Resource().Attributes().PutStr("agentlightning.rollout_id", r.rollout)
+	rs.Resource().Attributes().PutStr("agentlightning.attempt_id", r.attempt)
+	return rs.ScopeSpans().AppendEmpty().Spans()
+}
+
+func (r agentRun) span(spans ptrace.SpanSlice, id byte, parent byte, name string, from, to time.Duration) ptrace.Span {
+	s := spans.AppendEmpty()
+	s.SetTraceID(traceID)
+	s.SetSpanID(pcommon.SpanID{id})
+	if parent != 0 {
+		s.SetParentSpanID(pcommon.SpanID{parent})
+	}
+	s.SetName(name)
+	s.SetStartTimestamp(pcommon.NewTimestampFromTime(r.base.Add(from)))
+	s.SetEndTimestamp(pcommon.NewTimestampFromTime(r.base.Add(to)))
+	return s
+}
+
+func (r agentRun) llmCall(spans ptrace.SpanSlice, id byte, respID string, prompt []int64, from time.Duration) {
+	s := r.span(spans, id, 1, "openai.chat.completion", from, from+time.Second)
+	a := s.Attributes()
+	a.PutStr("gen_ai.system", "openai")
+	a.PutStr("gen_ai.request.model", "qwen")
+	a.PutStr("gen_ai.response.id", respID)
+	a.PutStr("gen_ai.prompt.0.role", "user")
+	a.PutStr("gen_ai.prompt.0.content", "what is 2+2?")
+	a.PutStr("gen_ai.completion.0.role", "assistant")
+	a.PutStr("gen_ai.completion.0.content", "4")
+	ids := a.PutEmptySlice("prompt_token_ids")
+	for _, v := range prompt {
+		ids.AppendEmpty().SetInt(v)
+	}
+	resp := a.PutEmptySlice("response_token_ids")
+	resp.AppendEmpty().SetInt(int64(id) * 100)
+}
+
+func (r agentRun) reward(spans ptrace.SpanSlice, id byte, value float64, at time.Duration) {
+	s := r.span(spans, id, 1, "agentlightning.annotation", at, at)
+	s.Attributes().PutStr("agentlightning.reward.0.name", "primary")
+	s.Attributes().PutDouble("agentlightning.reward.0.value", value)
+}
+
+// children are the spans the agent sends before its root ends.
+func (r agentRun) children() ptrace.Traces {
+	td := ptrace.NewTraces()
+	spans := r.resource(td)
+	r.llmCall(spans, 2, "resp-1", []int64{1, 2}, time.Second)
+	r.llmCall(spans, 3, "resp-2", []int64{1, 2, 100, 5}, 3*time.Second)
+	r.reward(spans, 4, 0.75, 5*time.Second)
+	return td
+}
+
+func (r agentRun) root() ptrace.Traces {
+	td := ptrace.NewTraces()
+	s := r.span(r.resource(td), 1, 0, "agent.run", 0, 10*time.Second)
+	s.Attributes().PutStr("agent.name", "solver")
+	return td
+}
+
+type host map[component.ID]component.Component
+
+func (h host) GetExtensions() map[component.ID]component.Component { return h }
+
+type provider struct {
+	component.StartFunc
+	component.ShutdownFunc
+	s store.Store
+}
+
+func (p provider) LightningStore() store.Store { return p.s }
+
+type harness struct {
+	proc processor.Traces
+	sink *consumertest.TracesSink
+	tel  *componenttest.Telemetry
+}
+
+func newHarness(t *testing.T, cfg *Config, h component.Host) *harness {
+	t.Helper()
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	sink := new(consumertest.TracesSink)
+	proc, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(tel), cfg, sink)
+	require.NoError(t, err)
+	if h == nil {
+		h = componenttest.NewNopHost()
+	}
+	require.NoError(t, proc.Start(context.Background(), h))
+	t.Cleanup(func() { _ = proc.Shutdown(context.Background()) })
+	return &harness{proc: proc, sink: sink, tel: tel}
+}
+
+func fastConfig() *Config {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Completion.Settle = 50 * time.Millisecond
+	cfg.Completion.CheckInterval = 10 * time.Millisecond
+	return cfg
+}
+
+// triplets returns the decoded triplet spans the sink received.
+func (h *harness) triplets() []tripletspan.Record {
+	var out []tripletspan.Record
+	for _, td := range h.sink.AllTraces() {
+		rss := td.ResourceSpans()
+		for i := 0; i < rss.Len(); i++ {
+			sss := rss.At(i).ScopeSpans()
+			for j := 0; j < sss.Len(); j++ {
+				spans := sss.At(j).Spans()
+				for k := 0; k < spans.Len(); k++ {
+					if tripletspan.Is(spans.At(k)) {
+						rec, err := tripletspan.Read(spans.At(k).Attributes())
+						if err == nil {
+							out = append(out, rec)
+						}
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (h *harness) waitTriplets(t *testing.T, n int) []tripletspan.Record {
+	t.Helper()
+	require.Eventually(t, func() bool { return len(h.triplets()) >= n }, 5*time.Second, 5*time.Millisecond)
+	return h.triplets()
+}
+
+func tokenIDs(t *testing.T, part json.RawMessage) []int64 {
+	var p struct {
+		TokenIDs []int64 `json:"token_ids"`
+	}
+	require.NoError(t, json.Unmarshal(part, &p))
+	return p.TokenIDs
+}
+
+func TestTripletsAfterRootSettles(t *testing.T) {
+	h := newHarness(t, fastConfig(), nil)
+	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
+	ctx := context.Background()
+	require.NoError(t, h.proc.ConsumeTraces(ctx, run.children()))
+	assert.Equal(t, 3, h.sink.SpanCount(), "spans must pass through at once")
+	require.NoError(t, h.proc.ConsumeTraces(ctx, run.root()))
+
+	got := h.waitTriplets(t, 2)
+	require.Len(t, got, 2)
+	assert.Equal(t, []int64{1, 2}, tokenIDs(t, got[0].Triplet.Prompt))
+	assert.Equal(t, []int64{200}, tokenIDs(t, got[0].Triplet.Response))
+	assert.Nil(t, got[0].Triplet.Reward)
+	require.NotNil(t, got[1].Triplet.Reward)
+	assert.Equal(t, 0.75, *got[1].Triplet.Reward)
+	assert.Equal(t, 1, got[1].Index)
+	assert.Equal(t, 2, got[1].Count)
+	assert.Equal(t, 1, got[1].Revision)
+	var meta map[string]any
+	require.NoError(t, json.Unmarshal(got[1].Triplet.Metadata, &meta))
+	assert.Equal(t, "resp-2", meta["response_id"])
+	assert.Equal(t, "solver", meta["agent_name"])
+	var prompt map[string]any
+	require.NoError(t, json.Unmarshal(got[0].Triplet.Prompt, &prompt))
+	assert.Equal(t, "what is 2+2?", prompt["messages"].([]any)[0].(map[string]any)["content"])
+
+	metadatatest.AssertEqualProcessorTripletTripletsEmitted(t, h.tel, []metricdata.DataPoint[int64]{{Value: 2}}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualProcessorTripletAttemptsCompleted(t, h.tel, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("trigger", triggerRootSettled))},
+	}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestLateSpanRecomputesWithHigherRevision(t *testing.T) {
+	h := newHarness(t, fastConfig(), nil)
+	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
+	ctx := context.Background()
+	td := run.root()
+	run.llmCall(td.ResourceSpans().At(0).ScopeSpans().At(0).Spans(), 2, "resp-1", []int64{1}, time.Second)
+	require.NoError(t, h.proc.ConsumeTraces(ctx, td))
+	require.Len(t, h.waitTriplets(t, 1), 1)
+
+	late := ptrace.NewTraces()
+	run.reward(run.resource(late), 9, 1.0, 8*time.Second)
+	require.NoError(t, h.proc.ConsumeTraces(ctx, late))
+	got := h.waitTriplets(t, 2)
+	assert.Equal(t, 2, got[1].Revision)
+	require.NotNil(t, got[1].Triplet.Reward)
+	assert.Equal(t, 1.0, *got[1].Triplet.Reward)
+	metadatatest.AssertEqualProcessorTripletAttemptsRecomputed(t, h.tel, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestStoreEventCompletesAttempt(t *testing.T) {
+	ctx := context.Background()
+	core := store.New(memstore.New(), store.Options{})
+	t.Cleanup(func() { _ = core.Close() })
+	r, err := core.StartRollout(ctx, store.StartRolloutRequest{Input: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+
+	cfg := fastConfig()
+	cfg.Completion.Settle = time.Hour
+	cfg.Completion.IdleTimeout = time.Hour
+	id := component.MustNewID("trainer")
+	cfg.Store = &id
+	h := newHarness(t, cfg, host{id: provider{s: core}})
+
+	run := agentRun{rollout: r.RolloutID, attempt: r.Attempt.AttemptID, base: time.Unix(1700000000, 0)}
+	require.NoError(t, h.proc.ConsumeTraces(ctx, run.children()))
+	time.Sleep(30 * time.Millisecond) // several completion checks pass without a trigger
+	assert.Empty(t, h.triplets())
+	_, err = core.UpdateAttempt(ctx, r.RolloutID, store.LatestAttempt, store.AttemptUpdate{Status: store.To(model.AttemptSucceeded)})
+	require.NoError(t, err)
+	assert.Len(t, h.waitTriplets(t, 2), 2)
+}
+
+func TestStartFailsWithoutExtension(t *testing.T) {
+	cfg := fastConfig()
+	id := component.MustNewID("trainer")
+	cfg.Store = &id
+	proc, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), cfg, consumertest.NewNop())
+	require.NoError(t, err)
+	require.ErrorContains(t, proc.Start(context.Background(), host{}), "extension trainer not found")
+}
+
+func TestLimitsAreEnforcedAndCounted(t *testing.T) {
+	cfg := fastConfig()
+	cfg.Completion.Settle = time.Hour
+	cfg.Completion.IdleTimeout = time.Hour
+	cfg.Limits.MaxSpansPerAttempt = 2
+	cfg.Limits.MaxBufferedSpans = 3
+	h := newHarness(t, cfg, nil)
+	ctx := context.Background()
+	first := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
+	require.NoError(t, h.proc.ConsumeTraces(ctx, first.children()))
+	assert.Equal(t, 3, h.sink.SpanCount(), "spans over the limit still pass through")
+	second := agentRun{rollout: "ro-2", attempt: "at-2", base: time.Unix(1700000100, 0)}
+	require.NoError(t, h.proc.ConsumeTraces(ctx, second.children()))
+
+	// The buffer holds 4 spans over a limit of 3: the older attempt is completed early.
+	got := h.waitTriplets(t, 2)
+	assert.Len(t, got, 2)
+	metadatatest.AssertEqualProcessorTripletSpansDropped(t, h.tel, []metricdata.DataPoint[int64]{
+		{Value: 2, Attributes: attribute.NewSet(attribute.String("reason", "attempt_limit"))},
+	}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualProcessorTripletAttemptsCompleted(t, h.tel, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("trigger", triggerMemoryPressure))},
+	}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestShutdownFlushesOpenAttempts(t *testing.T) {
+	cfg := fastConfig()
+	cfg.Completion.Settle = time.Hour
+	cfg.Completion.IdleTimeout = time.Hour
+	h := newHarness(t, cfg, nil)
+	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
+	require.NoError(t, h.proc.ConsumeTraces(context.Background(), run.children()))
+	require.NoError(t, h.proc.Shutdown(context.Background()))
+	assert.Len(t, h.triplets(), 2)
+}
+
+func TestMalformedSpansDoNotDisturbOthers(t *testing.T) {
+	h := newHarness(t, fastConfig(), nil)
+	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
+	td := run.children()
+	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	bad := run.span(spans, 7, 7, "openai.chat.completion", 0, 0) // its own parent, no times
+	bad.Attributes().PutStr("prompt_token_ids", "[1, 2, 'x'")
+	bad.Attributes().PutStr("gen_ai.prompt.0.content", string([]byte{0xff, 0xfe}))
+	cyc := run.span(spans, 8, 9, "x", time.Second, 2*time.Second)
+	_ = cyc
+	cyc2 := run.span(spans, 9, 8, "y", time.Second, 2*time.Second)
+	_ = cyc2
+	require.NoError(t, h.proc.ConsumeTraces(context.Background(), td))
+	require.NoError(t, h.proc.ConsumeTraces(context.Background(), run.root()))
+	got := h.waitTriplets(t, 2)
+	rewarded := 0
+	for _, r := range got {
+		if r.Triplet.Reward != nil {
+			rewarded++
+		}
+	}
+	assert.GreaterOrEqual(t, len(got), 2)
+	assert.Equal(t, 1, rewarded)
+}
