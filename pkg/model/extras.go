@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 )
 
 // Extras holds JSON keys a model does not declare. Agent Lightning declares its
@@ -65,7 +66,19 @@ func encodeWithExtras(v any, extra Extras) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+// keyCache memoises jsonKeys per type: spans are decoded on the hot path.
+var keyCache sync.Map
+
 func jsonKeys(t reflect.Type) map[string]struct{} {
+	if cached, ok := keyCache.Load(t); ok {
+		return cached.(map[string]struct{})
+	}
+	keys := computeKeys(t)
+	keyCache.Store(t, keys)
+	return keys
+}
+
+func computeKeys(t reflect.Type) map[string]struct{} {
 	keys := map[string]struct{}{}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
