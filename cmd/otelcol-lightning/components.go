@@ -7,6 +7,7 @@ import (
 	filestorage "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	lightningstoreexporter "github.com/otelcol-lightning/otelcol-lightning/exporter/lightningstoreexporter"
 	trainerextension "github.com/otelcol-lightning/otelcol-lightning/extension/trainerextension"
+	rewardprocessor "github.com/otelcol-lightning/otelcol-lightning/processor/rewardprocessor"
 	tripletprocessor "github.com/otelcol-lightning/otelcol-lightning/processor/tripletprocessor"
 	trainerreceiver "github.com/otelcol-lightning/otelcol-lightning/receiver/trainerreceiver"
 	"go.opentelemetry.io/collector/component"
@@ -94,6 +95,7 @@ func components() (otelcol.Factories, error) {
 	factories.Processors, err = otelcol.MakeFactoryMap[processor.Factory](
 		batchprocessor.NewFactory(),
 		memorylimiterprocessor.NewFactory(),
+		rewardprocessor.NewFactory(),
 		tripletprocessor.NewFactory(),
 	)
 	if err != nil {
@@ -102,6 +104,7 @@ func components() (otelcol.Factories, error) {
 	factories.ProcessorModules = makeModulesMap(factories.Processors, map[component.Type]string{
 		batchprocessor.NewFactory().Type():         "go.opentelemetry.io/collector/processor/batchprocessor v0.165.0",
 		memorylimiterprocessor.NewFactory().Type(): "go.opentelemetry.io/collector/processor/memorylimiterprocessor v0.165.0",
+		rewardprocessor.NewFactory().Type():        "github.com/otelcol-lightning/otelcol-lightning v0.0.0",
 		tripletprocessor.NewFactory().Type():       "github.com/otelcol-lightning/otelcol-lightning v0.0.0",
 	})
 

@@ -1,0 +1,28 @@
+package rewardprocessor // import "github.com/otelcol-lightning/otelcol-lightning/processor/rewardprocessor"
+
+import (
+	"context"
+
+	"go.opentelemetry.io/collector/pdata/plog"
+)
+
+// processLogs annotates gen_ai.evaluation.result log records with the
+// canonical reward and link attributes. The records are not joined to spans:
+// that would mean holding spans or records back, and both signals must pass
+// through at once. A consumer that wants the reward on the call reads the
+// record's agentlightning.link.* (see README.md).
+func (p *rewardProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
+	if !p.norm.sources.EvaluationEvents {
+		return ld, nil
+	}
+	t := &tally{logger: p.set.Logger}
+	for _, rl := range ld.ResourceLogs().All() {
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				p.norm.logRecord(lr, t)
+			}
+		}
+	}
+	p.record(ctx, t)
+	return ld, nil
+}
