@@ -38,11 +38,19 @@ type MatchOptions struct {
 	// Final overrides the final reward when set (Agent Lightning's
 	// final_reward argument); otherwise it is the last reward in span order.
 	Final *float64
+	// Links, when set, returns for a reward span that names its target
+	// (agentlightning.link.*) a predicate selecting the targeted calls, or
+	// nil when the span names none. Linked rewards go to their targets
+	// before the policy runs, and the policy ignores them.
+	Links func(reward *model.Span) func(call *model.Span) bool
 }
 
 // MatchRewards fills calls[i].Reward in place. spans gives the attempt's
 // spans in sequence order, used to find the final reward.
 func MatchRewards(root *Node, calls []Call, spans []model.Span, opts MatchOptions) error {
+	if opts.Links != nil {
+		opts.Reward = matchLinked(root, calls, opts)
+	}
 	switch opts.Policy {
 	case FirstOccurrence, "":
 		matchFirstOccurrence(root, calls, opts.Reward)
@@ -73,22 +81,60 @@ func finalReward(spans []model.Span, opts MatchOptions) *float64 {
 	return FinalReward(spans, opts.Reward)
 }
 
+// matchFinal spreads the final reward over the calls a link did not
+// already reward.
 func matchFinal(calls []Call, final *float64, opts MatchOptions) {
 	if final == nil || len(calls) == 0 {
 		return
 	}
 	n := len(calls)
-	switch opts.Policy {
-	case FinalToLast:
-		calls[n-1].Reward = ptr(*final)
-	case FinalToAll:
-		for i := range calls {
+	for i := range calls {
+		if calls[i].Reward != nil {
+			continue
+		}
+		switch {
+		case opts.Policy == FinalToAll:
+			calls[i].Reward = ptr(*final)
+		case opts.Policy == Discounted:
+			calls[i].Reward = ptr(*final * math.Pow(opts.Gamma, float64(n-1-i)))
+		case i == n-1:
 			calls[i].Reward = ptr(*final)
 		}
-	case Discounted:
-		for i := range calls {
-			calls[i].Reward = ptr(*final * math.Pow(opts.Gamma, float64(n-1-i)))
+	}
+}
+
+// matchLinked gives every linked reward to the calls it names and returns
+// the reward function the policy must use: one that no longer sees them.
+func matchLinked(root *Node, calls []Call, opts MatchOptions) RewardFunc {
+	consumed := map[*model.Span]bool{}
+	root.Walk(func(n *Node) bool {
+		if n.Virtual {
+			return true
 		}
+		v := opts.Reward(n.Span)
+		if v == nil {
+			return true
+		}
+		target := opts.Links(n.Span)
+		if target == nil {
+			return true
+		}
+		consumed[n.Span] = true
+		for i := range calls {
+			if calls[i].Reward == nil && target(calls[i].Node.Span) {
+				calls[i].Reward = ptr(*v)
+			}
+		}
+		return true
+	})
+	if len(consumed) == 0 {
+		return opts.Reward
+	}
+	return func(s *model.Span) *float64 {
+		if consumed[s] {
+			return nil
+		}
+		return opts.Reward(s)
 	}
 }
 

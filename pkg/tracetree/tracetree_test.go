@@ -338,3 +338,44 @@ func TestAgentNameRules(t *testing.T) {
 		}
 	}
 }
+
+func TestLinkedRewardsGoToTheirTarget(t *testing.T) {
+	link := func(respID string) spanOpt {
+		return func(s *model.Span) { s.Attributes["link"] = respID }
+	}
+	spans := []model.Span{
+		span("root", "", "root", 0, 100),
+		span("l1", "root", "openai.chat.completion", 1, 2, attr("gen_ai.response.id", "1")),
+		span("l2", "root", "openai.chat.completion", 3, 4, attr("gen_ai.response.id", "2")),
+		// Judged after both calls, about the first one.
+		span("eval", "root", "agentlightning.annotation", 5, 5, reward(0.9), link("1")),
+		// An evaluation written onto the second call itself.
+		span("l3", "root", "openai.chat.completion", 6, 7, attr("gen_ai.response.id", "3"), reward(0.1), link("3")),
+		span("final", "root", "agentlightning.annotation", 8, 8, reward(1)),
+	}
+	links := func(r *model.Span) func(*model.Span) bool {
+		id, ok := r.Attributes["link"].(string)
+		if !ok {
+			return nil
+		}
+		return func(c *model.Span) bool { return ResponseID(c) == id }
+	}
+	root := build(t, spans...)
+	calls := FindLLMCalls(root, FindOptions{IsLLMCall: isLLM})
+	if err := MatchRewards(root, calls, spans, MatchOptions{Reward: testReward, Links: links}); err != nil {
+		t.Fatal(err)
+	}
+	got := []float64{}
+	for _, c := range calls {
+		if c.Reward == nil {
+			got = append(got, -1)
+		} else {
+			got = append(got, *c.Reward)
+		}
+	}
+	// l1 and l3 get their linked rewards; the unlinked final reward goes by
+	// first_occurrence to the latest unrewarded call that ended before it: l2.
+	if len(got) != 3 || got[0] != 0.9 || got[1] != 1 || got[2] != 0.1 {
+		t.Fatalf("rewards %v", got)
+	}
+}

@@ -81,9 +81,11 @@ func (b *builder) build(spans []model.Span) ([]builtTriplet, error) {
 	if b.cfg.SkipEmptyTokenCalls {
 		calls = withTokens(calls, parse)
 	}
-	err = tracetree.MatchRewards(root, calls, spans, tracetree.MatchOptions{
-		Policy: b.cfg.RewardMatch, Reward: rewardValue, Gamma: b.cfg.Discount,
-	})
+	match := tracetree.MatchOptions{Policy: b.cfg.RewardMatch, Reward: rewardValue, Gamma: b.cfg.Discount}
+	if b.cfg.HonorRewardLinks {
+		match.Links = linkedCalls
+	}
+	err = tracetree.MatchRewards(root, calls, spans, match)
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +111,18 @@ func rewardValue(s *model.Span) *float64 {
 		return nil
 	}
 	return &v
+}
+
+// linkedCalls selects the calls a reward span names through
+// agentlightning.link.* (by response id, span id or any attribute).
+func linkedCalls(reward *model.Span) func(*model.Span) bool {
+	links, err := rewards.Links(rewards.FromModel(reward.Attributes))
+	if err != nil || len(links) == 0 {
+		return nil
+	}
+	return func(call *model.Span) bool {
+		return rewards.MatchLinks(links, call.TraceID, call.SpanID, rewards.FromModel(call.Attributes))
+	}
 }
 
 func tokenKey(ids []int64) string {

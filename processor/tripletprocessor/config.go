@@ -55,6 +55,11 @@ type Config struct {
 	// an earlier call of the attempt (the same request traced twice), on top
 	// of the dedup by response id. Default: true.
 	DedupPromptTokenIDs bool `mapstructure:"dedup_prompt_token_ids"`
+	// HonorRewardLinks gives a reward span that names its target call
+	// (agentlightning.link.*, as the reward processor writes for evaluation
+	// results and annotations) to that call, whatever the policy. Agent
+	// Lightning's Python adapter ignores links. Default: true.
+	HonorRewardLinks bool `mapstructure:"honor_reward_links"`
 	// SkipEmptyTokenCalls drops calls without prompt or response token ids
 	// before rewards are matched. Default: false.
 	SkipEmptyTokenCalls bool `mapstructure:"skip_empty_token_calls"`

@@ -36,6 +36,7 @@ func createDefaultConfig() component.Config {
 		RepairHierarchy:       true,
 		ExcludeRewardSubtrees: true,
 		DedupPromptTokenIDs:   true,
+		HonorRewardLinks:      true,
 	}
 }
 

@@ -316,3 +316,22 @@ func TestMalformedSpansDoNotDisturbOthers(t *testing.T) {
 	assert.GreaterOrEqual(t, len(got), 2)
 	assert.Equal(t, 1, rewarded)
 }
+
+func TestEvaluationLinkedToItsCall(t *testing.T) {
+	h := newHarness(t, fastConfig(), nil)
+	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
+	td := run.children()
+	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	judge := run.span(spans, 5, 1, "agentlightning.annotation", 6*time.Second, 6*time.Second)
+	judge.Attributes().PutStr("agentlightning.reward.0.name", "primary")
+	judge.Attributes().PutDouble("agentlightning.reward.0.value", 0.2)
+	judge.Attributes().PutStr("agentlightning.link.0.key_match", "gen_ai.response.id")
+	judge.Attributes().PutStr("agentlightning.link.0.value_match", "resp-1")
+	require.NoError(t, h.proc.ConsumeTraces(context.Background(), td))
+	require.NoError(t, h.proc.ConsumeTraces(context.Background(), run.root()))
+	got := h.waitTriplets(t, 2)
+	require.NotNil(t, got[0].Triplet.Reward)
+	require.NotNil(t, got[1].Triplet.Reward)
+	assert.Equal(t, 0.2, *got[0].Triplet.Reward, "the linked evaluation rewards resp-1")
+	assert.Equal(t, 0.75, *got[1].Triplet.Reward, "the unlinked reward still goes by first_occurrence")
+}
