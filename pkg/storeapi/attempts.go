@@ -34,22 +34,9 @@ func (h *handler) queryAttempts(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var body pageParams
-	if !decodeOrReject(w, q, &body) {
-		return
-	}
-	pg, err := body.page(q, "sequence_id")
-	if err != nil {
-		h.writeStoreError(w, r, err)
-		return
-	}
-	out, err := h.store.QueryAttempts(r.Context(), store.AttemptQuery{RolloutID: r.PathValue("rollout_id"), Page: pg})
-	if err != nil {
-		h.writeStoreError(w, r, err)
-		return
-	}
-	out.Items = nonNil(out.Items)
-	writeJSON(w, http.StatusOK, out)
+	serveQuery(h, w, r, q, &pageParams{}, "sequence_id", func(b *pageParams, pg store.Page) (model.Paginated[model.Attempt], error) {
+		return h.store.QueryAttempts(r.Context(), store.AttemptQuery{RolloutID: r.PathValue("rollout_id"), Page: pg})
+	})
 }
 
 func (h *handler) getLatestAttempt(w http.ResponseWriter, r *http.Request) {

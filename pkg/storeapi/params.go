@@ -3,6 +3,7 @@ package storeapi
 import (
 	"net/http"
 
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 )
 
@@ -54,4 +55,31 @@ func queryOrSearch(w http.ResponseWriter, r *http.Request, s *schema) (*request,
 		return readQuery(w, r, s)
 	}
 	return readBody(w, r, s, true)
+}
+
+// pager is a query body: it knows how to turn itself into a store.Page.
+type pager interface {
+	page(q *request, defaultSort string) (store.Page, error)
+}
+
+// serveQuery runs the steps every query route shares once the request is
+// read: decode it into body, page it, run the store query and answer with
+// the page (items never null).
+func serveQuery[B pager, T any](h *handler, w http.ResponseWriter, r *http.Request, q *request, body B, defaultSort string,
+	run func(B, store.Page) (model.Paginated[T], error)) {
+	if !decodeOrReject(w, q, body) {
+		return
+	}
+	pg, err := body.page(q, defaultSort)
+	if err != nil {
+		h.writeStoreError(w, r, err)
+		return
+	}
+	out, err := run(body, pg)
+	if err != nil {
+		h.writeStoreError(w, r, err)
+		return
+	}
+	out.Items = nonNil(out.Items)
+	writeJSON(w, http.StatusOK, out)
 }

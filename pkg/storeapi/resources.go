@@ -20,26 +20,13 @@ func (h *handler) queryResources(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var body resourcesQuery
-	if !decodeOrReject(w, q, &body) {
-		return
-	}
-	pg, err := body.page(q, "")
-	if err != nil {
-		h.writeStoreError(w, r, err)
-		return
-	}
-	out, err := h.store.QueryResources(r.Context(), store.ResourcesQuery{
-		ResourcesID:         body.ResourcesID,
-		ResourcesIDContains: body.ResourcesIDContains,
-		Page:                pg,
+	serveQuery(h, w, r, q, &resourcesQuery{}, "", func(b *resourcesQuery, pg store.Page) (model.Paginated[model.ResourcesUpdate], error) {
+		return h.store.QueryResources(r.Context(), store.ResourcesQuery{
+			ResourcesID:         b.ResourcesID,
+			ResourcesIDContains: b.ResourcesIDContains,
+			Page:                pg,
+		})
 	})
-	if err != nil {
-		h.writeStoreError(w, r, err)
-		return
-	}
-	out.Items = nonNil(out.Items)
-	writeJSON(w, http.StatusOK, out)
 }
 
 func (h *handler) addResources(w http.ResponseWriter, r *http.Request) {

@@ -105,28 +105,15 @@ func (h *handler) queryRollouts(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var body rolloutQuery
-	if !decodeOrReject(w, q, &body) {
-		return
-	}
-	pg, err := body.page(q, "")
-	if err != nil {
-		h.writeStoreError(w, r, err)
-		return
-	}
-	out, err := h.store.QueryRollouts(r.Context(), store.RolloutQuery{
-		StatusIn:          body.StatusIn,
-		RolloutIDIn:       body.RolloutIDIn,
-		RolloutIDContains: body.RolloutIDContains,
-		FilterLogic:       logic(body.FilterLogic),
-		Page:              pg,
+	serveQuery(h, w, r, q, &rolloutQuery{}, "", func(b *rolloutQuery, pg store.Page) (model.Paginated[model.Rollout], error) {
+		return h.store.QueryRollouts(r.Context(), store.RolloutQuery{
+			StatusIn:          b.StatusIn,
+			RolloutIDIn:       b.RolloutIDIn,
+			RolloutIDContains: b.RolloutIDContains,
+			FilterLogic:       logic(b.FilterLogic),
+			Page:              pg,
+		})
 	})
-	if err != nil {
-		h.writeStoreError(w, r, err)
-		return
-	}
-	out.Items = nonNil(out.Items)
-	writeJSON(w, http.StatusOK, out)
 }
 
 func (h *handler) getRollout(w http.ResponseWriter, r *http.Request) {

@@ -49,35 +49,22 @@ func (h *handler) querySpans(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var body spanQuery
-	if !decodeOrReject(w, q, &body) {
-		return
-	}
-	pg, err := body.page(q, "sequence_id")
-	if err != nil {
-		h.writeStoreError(w, r, err)
-		return
-	}
-	out, err := h.store.QuerySpans(r.Context(), store.SpanQuery{
-		RolloutID:        body.RolloutID,
-		AttemptID:        body.AttemptID,
-		TraceID:          body.TraceID,
-		TraceIDContains:  body.TraceIDContains,
-		SpanID:           body.SpanID,
-		SpanIDContains:   body.SpanIDContains,
-		ParentID:         body.ParentID,
-		ParentIDContains: body.ParentIDContains,
-		Name:             body.Name,
-		NameContains:     body.NameContains,
-		FilterLogic:      logic(body.FilterLogic),
-		Page:             pg,
+	serveQuery(h, w, r, q, &spanQuery{}, "sequence_id", func(b *spanQuery, pg store.Page) (model.Paginated[model.Span], error) {
+		return h.store.QuerySpans(r.Context(), store.SpanQuery{
+			RolloutID:        b.RolloutID,
+			AttemptID:        b.AttemptID,
+			TraceID:          b.TraceID,
+			TraceIDContains:  b.TraceIDContains,
+			SpanID:           b.SpanID,
+			SpanIDContains:   b.SpanIDContains,
+			ParentID:         b.ParentID,
+			ParentIDContains: b.ParentIDContains,
+			Name:             b.Name,
+			NameContains:     b.NameContains,
+			FilterLogic:      logic(b.FilterLogic),
+			Page:             pg,
+		})
 	})
-	if err != nil {
-		h.writeStoreError(w, r, err)
-		return
-	}
-	out.Items = nonNil(out.Items)
-	writeJSON(w, http.StatusOK, out)
 }
 
 // nextSequenceID allocates one span sequence id; unknown ids are fine.

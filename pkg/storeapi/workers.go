@@ -22,27 +22,14 @@ func (h *handler) queryWorkers(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	var body workerQuery
-	if !decodeOrReject(w, q, &body) {
-		return
-	}
-	pg, err := body.page(q, "")
-	if err != nil {
-		h.writeStoreError(w, r, err)
-		return
-	}
-	out, err := h.store.QueryWorkers(r.Context(), store.WorkerQuery{
-		StatusIn:         body.StatusIn,
-		WorkerIDContains: body.WorkerIDContains,
-		FilterLogic:      logic(body.FilterLogic),
-		Page:             pg,
+	serveQuery(h, w, r, q, &workerQuery{}, "", func(b *workerQuery, pg store.Page) (model.Paginated[model.Worker], error) {
+		return h.store.QueryWorkers(r.Context(), store.WorkerQuery{
+			StatusIn:         b.StatusIn,
+			WorkerIDContains: b.WorkerIDContains,
+			FilterLogic:      logic(b.FilterLogic),
+			Page:             pg,
+		})
 	})
-	if err != nil {
-		h.writeStoreError(w, r, err)
-		return
-	}
-	out.Items = nonNil(out.Items)
-	writeJSON(w, http.StatusOK, out)
 }
 
 func (h *handler) getWorker(w http.ResponseWriter, r *http.Request) {
