@@ -69,6 +69,9 @@ func (b *tracesBridge) consume(ctx context.Context, td ptrace.Traces) (traceshtt
 	if td.SpanCount() == 0 {
 		return out, nil
 	}
+	if err := b.numberSpans(ctx, td); err != nil {
+		return traceshttp.Outcome{}, fmt.Errorf("allocate sequence ids: %v: %w", err, traceshttp.ErrUnavailable)
+	}
 	if err := next.ConsumeTraces(ctx, td); err != nil {
 		if consumererror.IsPermanent(err) {
 			return traceshttp.Outcome{RejectedSpans: int64(total), Message: err.Error()}, nil
@@ -156,4 +159,46 @@ func (b *tracesBridge) exists(ctx context.Context, known map[[2]string]bool, rol
 	}
 	known[key] = found
 	return found, nil
+}
+
+// numberSpans gives every labelled span without a sequence id its id now,
+// in arrival order, before the export is acknowledged: Agent Lightning's
+// server does so, and runners rely on it (the reward span a runner adds over
+// REST right after its traced spans must come after them). The ids travel
+// in an internal span attribute that the store exporter honours and drops.
+func (b *tracesBridge) numberSpans(ctx context.Context, td ptrace.Traces) error {
+	var keys []store.SequenceKey
+	var targets []ptrace.Span
+	rss := td.ResourceSpans()
+	for i := 0; i < rss.Len(); i++ {
+		res := rss.At(i).Resource().Attributes()
+		sss := rss.At(i).ScopeSpans()
+		for j := 0; j < sss.Len(); j++ {
+			spans := sss.At(j).Spans()
+			for k := 0; k < spans.Len(); k++ {
+				span := spans.At(k)
+				rollout, attempt, ok := otlpspan.Identity(span, res)
+				if !ok || otlpspan.SequenceID(span, res) > 0 {
+					continue
+				}
+				keys = append(keys, store.SequenceKey{RolloutID: rollout, AttemptID: attempt})
+				targets = append(targets, span)
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	s := b.store()
+	if s == nil {
+		return errors.New("store is not open")
+	}
+	ids, err := s.NextSequenceIDs(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for i, span := range targets {
+		span.Attributes().PutInt(otlpspan.AttrAllocatedSequenceID, int64(ids[i]))
+	}
+	return nil
 }

@@ -39,8 +39,23 @@ func TestAgentLightningTracesEndpoint(t *testing.T) {
 		attribute.String("agentlightning.rollout_id", started.RolloutID),
 		attribute.String("agentlightning.attempt_id", started.Attempt.AttemptID))
 
+	// Like Agent Lightning's server, the collector numbers the spans before it
+	// acknowledges the export: a span added right after comes next.
+	var next struct {
+		SequenceID int `json:"sequence_id"`
+	}
+	postJSON(t, c.api("/v1/agl/spans/next"), map[string]any{"rollout_id": started.RolloutID, "attempt_id": started.Attempt.AttemptID}, &next)
+	if next.SequenceID != len(run.names)+1 {
+		t.Fatalf("next sequence id right after the export: %d, want %d", next.SequenceID, len(run.names)+1)
+	}
+
 	spans := waitForSpans(t, c, started.RolloutID, started.Attempt.AttemptID, len(run.names))
 	requireSequence(t, spans, run.names)
+	for _, s := range spans {
+		if _, leaked := s.Attributes["otelcol_lightning.allocated_sequence_id"]; leaked {
+			t.Fatalf("internal attribute stored: %v", s.Attributes)
+		}
+	}
 	eventually(t, 10*time.Second, func() error {
 		r := queryRollouts(t, c, started.RolloutID)
 		if len(r.Items) != 1 || r.Items[0].Status != "running" || r.Items[0].Attempt.Status != "running" {

@@ -1,0 +1,81 @@
+// Command llmmock serves the deterministic OpenAI-compatible mock of package
+// llmmock on a loopback address, for tests that drive a real OpenAI client.
+//
+//	llmmock -addr 127.0.0.1:0 -reply "The answer is 4."
+//	llmmock -addr 127.0.0.1:8000 -behavior arithmetic
+//
+// -behavior fixed (the default) answers every request with -reply;
+// -behavior arithmetic is llmmock.Arithmetic, a prompt-sensitive model for
+// prompt optimization demos and tests.
+//
+// Once it listens it prints one line, "llmmock listening on http://HOST:PORT",
+// so a harness can start it on port 0 and read back the port it got. SIGINT or
+// SIGTERM shut it down gracefully.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/otelcol-lightning/otelcol-lightning/internal/llmmock"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "llmmock:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("llmmock", flag.ContinueOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "listen address (port 0 picks a free port)")
+	reply := fs.String("reply", llmmock.DefaultReply, "assistant reply of every completion (behavior fixed)")
+	behavior := fs.String("behavior", "fixed", "fixed: always -reply; arithmetic: answers depend on the prompt (see llmmock.Arithmetic)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts := llmmock.Options{Reply: *reply}
+	switch *behavior {
+	case "fixed":
+	case "arithmetic":
+		opts.Respond = llmmock.Arithmetic
+	default:
+		return fmt.Errorf("unknown -behavior %q, want fixed or arithmetic", *behavior)
+	}
+
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	srv := &http.Server{
+		Handler:           llmmock.New(opts),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	fmt.Printf("llmmock listening on http://%s\n", ln.Addr())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
