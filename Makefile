@@ -56,14 +56,18 @@ vet:
 go-test:
 	$(GO) test -timeout $(GO_TIMEOUT) ./...
 
-## interop-test: tests that drive the collector with real third-party clients (Python)
-# >>> HOOK: Python interop suite <<<
-# Replace the echo with the suite once interop/ exists, e.g.
-#   .venv/bin/python -m pytest -q interop
-# (.ci/run's setup_python creates .venv).
+## interop-test: the Python interop suite: the real agentlightning client against the built collector
+# interop/run.sh creates .venv from interop/requirements.txt when needed.
 .PHONY: interop-test
 interop-test:
-	@echo "interop-test: no Python interop suite yet"
+	interop/run.sh
+
+## fixtures-check: re-record the fixtures of real instrumentations (testdata/fixtures) and diff them with the committed ones
+# Runs interop/fixtures/record.sh --check: Python >= 3.10 and Node.js >= 20;
+# the first run also sets up .venv-fixtures and interop/fixtures/node_modules.
+.PHONY: fixtures-check
+fixtures-check:
+	interop/fixtures/record.sh --check
 
 ## lint: gofmt and go vet (no external linters are required)
 .PHONY: lint
