@@ -3,8 +3,10 @@
 package main
 
 import (
+	bearertokenauthextension "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension"
 	healthcheckextension "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	filestorage "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
+	messagesconnector "github.com/otelcol-lightning/otelcol-lightning/connector/messagesconnector"
 	lightningstoreexporter "github.com/otelcol-lightning/otelcol-lightning/exporter/lightningstoreexporter"
 	trainerextension "github.com/otelcol-lightning/otelcol-lightning/extension/trainerextension"
 	rewardprocessor "github.com/otelcol-lightning/otelcol-lightning/processor/rewardprocessor"
@@ -15,6 +17,7 @@ import (
 	forwardconnector "go.opentelemetry.io/collector/connector/forwardconnector"
 	"go.opentelemetry.io/collector/exporter"
 	debugexporter "go.opentelemetry.io/collector/exporter/debugexporter"
+	nopexporter "go.opentelemetry.io/collector/exporter/nopexporter"
 	otlpexporter "go.opentelemetry.io/collector/exporter/otlpexporter"
 	otlphttpexporter "go.opentelemetry.io/collector/exporter/otlphttpexporter"
 	"go.opentelemetry.io/collector/extension"
@@ -52,16 +55,18 @@ func components() (otelcol.Factories, error) {
 		zpagesextension.NewFactory(),
 		healthcheckextension.NewFactory(),
 		filestorage.NewFactory(),
+		bearertokenauthextension.NewFactory(),
 		trainerextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
 	factories.ExtensionModules = makeModulesMap(factories.Extensions, map[component.Type]string{
-		zpagesextension.NewFactory().Type():      "go.opentelemetry.io/collector/extension/zpagesextension v0.165.0",
-		healthcheckextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension v0.165.1",
-		filestorage.NewFactory().Type():          "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.165.1",
-		trainerextension.NewFactory().Type():     "github.com/otelcol-lightning/otelcol-lightning v0.0.0",
+		zpagesextension.NewFactory().Type():          "go.opentelemetry.io/collector/extension/zpagesextension v0.165.0",
+		healthcheckextension.NewFactory().Type():     "github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension v0.165.1",
+		filestorage.NewFactory().Type():              "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.165.1",
+		bearertokenauthextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension v0.165.1",
+		trainerextension.NewFactory().Type():         "github.com/otelcol-lightning/otelcol-lightning v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
@@ -80,6 +85,7 @@ func components() (otelcol.Factories, error) {
 		debugexporter.NewFactory(),
 		otlpexporter.NewFactory(),
 		otlphttpexporter.NewFactory(),
+		nopexporter.NewFactory(),
 		lightningstoreexporter.NewFactory(),
 	)
 	if err != nil {
@@ -89,6 +95,7 @@ func components() (otelcol.Factories, error) {
 		debugexporter.NewFactory().Type():          "go.opentelemetry.io/collector/exporter/debugexporter v0.165.0",
 		otlpexporter.NewFactory().Type():           "go.opentelemetry.io/collector/exporter/otlpexporter v0.165.0",
 		otlphttpexporter.NewFactory().Type():       "go.opentelemetry.io/collector/exporter/otlphttpexporter v0.165.0",
+		nopexporter.NewFactory().Type():            "go.opentelemetry.io/collector/exporter/nopexporter v0.165.0",
 		lightningstoreexporter.NewFactory().Type(): "github.com/otelcol-lightning/otelcol-lightning v0.0.0",
 	})
 
@@ -110,12 +117,14 @@ func components() (otelcol.Factories, error) {
 
 	factories.Connectors, err = otelcol.MakeFactoryMap[connector.Factory](
 		forwardconnector.NewFactory(),
+		messagesconnector.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
 	factories.ConnectorModules = makeModulesMap(factories.Connectors, map[component.Type]string{
-		forwardconnector.NewFactory().Type(): "go.opentelemetry.io/collector/connector/forwardconnector v0.165.0",
+		forwardconnector.NewFactory().Type():  "go.opentelemetry.io/collector/connector/forwardconnector v0.165.0",
+		messagesconnector.NewFactory().Type(): "github.com/otelcol-lightning/otelcol-lightning v0.0.0",
 	})
 
 	return factories, nil

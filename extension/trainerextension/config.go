@@ -7,6 +7,9 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configopaque"
+	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configtls"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 )
@@ -19,6 +22,9 @@ const (
 	// BackendMemory keeps the store in memory; everything is lost on
 	// shutdown. Meant for tests and throwaway experiments.
 	BackendMemory = "memory"
+	// BackendPostgres keeps the store in PostgreSQL, which many collectors
+	// (gateways) and trainers can share.
+	BackendPostgres = "postgres"
 )
 
 // Config of the trainer extension.
@@ -41,17 +47,45 @@ type Config struct {
 	// of the trainer receiver attached to this extension.
 	Traces TracesConfig `mapstructure:"traces"`
 
+	// Dispatch says how queued rollouts reach agents (config_trainer.go).
+	Dispatch DispatchConfig `mapstructure:"dispatch"`
+
+	// Algorithm is the training algorithm the collector runs
+	// (config_trainer.go).
+	Algorithm AlgorithmConfig `mapstructure:"algorithm"`
+
 	_ struct{}
 }
 
 // StoreConfig selects the store backend.
 type StoreConfig struct {
-	// Backend is "sqlite" or "memory". Default: sqlite.
+	// Backend is "sqlite", "memory" or "postgres". Default: sqlite.
 	Backend string `mapstructure:"backend"`
 	// Path is the SQLite database file; its directory is created when
 	// missing. Relative paths are relative to the collector's working
 	// directory. Default: ./data/lightning.db.
 	Path string `mapstructure:"path"`
+
+	// DSN is the PostgreSQL connection string or URL (required for
+	// postgres), typically ${env:LIGHTNING_POSTGRES_DSN}. Opaque: it is
+	// never printed, since it may hold a password.
+	DSN configopaque.String `mapstructure:"dsn"`
+	// Schema holds the store's tables in PostgreSQL; it is created when
+	// missing. Empty: the DSN's search_path (normally public).
+	Schema string `mapstructure:"schema"`
+	// MaxConns bounds the PostgreSQL connections of this collector.
+	// Default: 10.
+	MaxConns int `mapstructure:"max_conns"`
+	// MinConns PostgreSQL connections are opened at start and kept while
+	// idle. Default: 0.
+	MinConns int `mapstructure:"min_conns"`
+	// ConnMaxLifetime recycles PostgreSQL connections older than this
+	// (0: never). Default: 1h.
+	ConnMaxLifetime time.Duration `mapstructure:"conn_max_lifetime"`
+	// TLS, when present, is used for the PostgreSQL connections instead of
+	// what the DSN's sslmode asks for: ca_file, cert_file, key_file,
+	// server_name_override, insecure_skip_verify, min_version...
+	TLS configoptional.Optional[configtls.ClientConfig] `mapstructure:"tls"`
 
 	_ struct{}
 }
@@ -101,8 +135,10 @@ func (c *Config) Validate() error {
 			errs = append(errs, errors.New("store.path: must not be empty when store.backend is sqlite"))
 		}
 	case BackendMemory:
+	case BackendPostgres:
+		errs = append(errs, c.Store.validatePostgres()...)
 	default:
-		errs = append(errs, fmt.Errorf("store.backend: unknown backend %q, want %q or %q", c.Store.Backend, BackendSQLite, BackendMemory))
+		errs = append(errs, fmt.Errorf("store.backend: unknown backend %q, want %q, %q or %q", c.Store.Backend, BackendSQLite, BackendMemory, BackendPostgres))
 	}
 	if c.Watchdog.Interval < 0 {
 		errs = append(errs, fmt.Errorf("watchdog.interval: must not be negative, got %s", c.Watchdog.Interval))
@@ -124,4 +160,24 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("traces.max_decompressed_size: must be positive, got %d", c.Traces.MaxDecompressedSize))
 	}
 	return errors.Join(errs...)
+}
+
+func (s *StoreConfig) validatePostgres() []error {
+	var errs []error
+	if strings.TrimSpace(string(s.DSN)) == "" {
+		errs = append(errs, errors.New("store.dsn: must not be empty when store.backend is postgres"))
+	}
+	if s.MaxConns < 1 {
+		errs = append(errs, fmt.Errorf("store.max_conns: must be at least 1, got %d", s.MaxConns))
+	}
+	if s.MinConns < 0 || (s.MaxConns >= 1 && s.MinConns > s.MaxConns) {
+		errs = append(errs, fmt.Errorf("store.min_conns: must be between 0 and store.max_conns (%d), got %d", s.MaxConns, s.MinConns))
+	}
+	if s.ConnMaxLifetime < 0 {
+		errs = append(errs, fmt.Errorf("store.conn_max_lifetime: must not be negative, got %s", s.ConnMaxLifetime))
+	}
+	if s.TLS.HasValue() && s.TLS.Get().Insecure {
+		errs = append(errs, errors.New("store.tls.insecure: not supported; to connect without TLS, put sslmode=disable in store.dsn"))
+	}
+	return errs
 }

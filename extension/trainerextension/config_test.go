@@ -1,6 +1,7 @@
 package trainerextension
 
 import (
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
 
@@ -37,11 +39,21 @@ func TestLoadConfig(t *testing.T) {
 			c.NetAddr.Endpoint = "0.0.0.0:5757"
 			c.MaxRequestBodySize = 1 << 20
 			c.CORS = configoptional.Some(confighttp.CORSConfig{AllowedOrigins: []string{"http://localhost:3000", "https://*.example.com"}})
-			c.Store = StoreConfig{Backend: BackendSQLite, Path: "/var/lib/lightning/store.db"}
+			c.Store.Path = "/var/lib/lightning/store.db"
 			c.Watchdog = WatchdogConfig{Interval: 5 * time.Second, Debounce: 0}
 		}},
 		{name: "memory", want: func(c *Config) {
-			c.Store = StoreConfig{Backend: BackendMemory}
+			c.Store.Backend, c.Store.Path = BackendMemory, ""
+		}},
+		{name: "postgres", want: func(c *Config) {
+			c.Store.Backend = BackendPostgres
+			c.Store.DSN = "postgres://lightning:secret@db.internal:5432/lightning?sslmode=verify-full"
+			c.Store.Schema = "team_a"
+			c.Store.MaxConns, c.Store.MinConns = 32, 4
+			c.Store.ConnMaxLifetime = 30 * time.Minute
+			c.Store.TLS = configoptional.Some(configtls.ClientConfig{Config: configtls.Config{
+				CAFile: "/etc/ssl/lightning/ca.pem", CertFile: "/etc/ssl/lightning/client.pem", KeyFile: "/etc/ssl/lightning/client.key",
+			}})
 		}},
 	}
 	for _, tt := range tests {
@@ -58,7 +70,7 @@ func TestLoadConfig(t *testing.T) {
 func TestDefaultConfig(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	assert.Equal(t, "localhost:4747", cfg.NetAddr.Endpoint)
-	assert.Equal(t, StoreConfig{Backend: BackendSQLite, Path: "./data/lightning.db"}, cfg.Store)
+	assert.Equal(t, StoreConfig{Backend: BackendSQLite, Path: "./data/lightning.db", MaxConns: 10, ConnMaxLifetime: time.Hour}, cfg.Store)
 	assert.Equal(t, WatchdogConfig{Interval: time.Second, Debounce: time.Second}, cfg.Watchdog)
 	assert.NoError(t, cfg.Validate())
 }
@@ -68,7 +80,15 @@ func TestValidateConfig(t *testing.T) {
 		name string
 		errs []string
 	}{
-		{name: "bad_backend", errs: []string{`store.backend: unknown backend "postgres", want "sqlite" or "memory"`}},
+		{name: "bad_backend", errs: []string{`store.backend: unknown backend "mysql", want "sqlite", "memory" or "postgres"`}},
+		{name: "postgres_no_dsn", errs: []string{"store.dsn: must not be empty when store.backend is postgres"}},
+		{name: "postgres_bad_pool", errs: []string{
+			"store.max_conns: must be at least 1, got 0",
+			"store.min_conns: must be between 0 and store.max_conns (0), got -1",
+			"store.conn_max_lifetime: must not be negative, got -1s",
+		}},
+		{name: "postgres_min_over_max", errs: []string{"store.min_conns: must be between 0 and store.max_conns (2), got 3"}},
+		{name: "postgres_insecure_tls", errs: []string{"store.tls.insecure: not supported; to connect without TLS, put sslmode=disable in store.dsn"}},
 		{name: "empty_path", errs: []string{"store.path: must not be empty when store.backend is sqlite"}},
 		{name: "negative_watchdog", errs: []string{
 			"watchdog.interval: must not be negative, got -1s",
@@ -85,4 +105,11 @@ func TestValidateConfig(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDSNIsOpaque: a DSN may carry a password; the collector's config
+// printing must not show it.
+func TestDSNIsOpaque(t *testing.T) {
+	cfg := loadConfig(t, "postgres")
+	assert.NotContains(t, fmt.Sprintf("%v %+v", cfg.Store.DSN, cfg.Store), "secret")
 }

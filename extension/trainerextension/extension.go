@@ -17,6 +17,7 @@ import (
 	"github.com/otelcol-lightning/otelcol-lightning/internal/traceshttp"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/memstore"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/pgstore"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/sqlitestore"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/storeapi"
 )
@@ -33,6 +34,7 @@ type trainer struct {
 	server *http.Server
 	addr   net.Addr      // where the API listens, once started
 	served chan struct{} // closed when Serve returns
+	loop   *loop         // dispatch and algorithm (trainer.go)
 }
 
 var (
@@ -56,8 +58,18 @@ func (t *trainer) LightningStore() store.Store {
 	return t.store
 }
 
-// Start opens the store and starts serving the API.
-func (t *trainer) Start(ctx context.Context, host component.Host) error {
+// Start opens the store and starts serving the API. The trainer loop is
+// prepared here and started in Ready.
+func (t *trainer) Start(ctx context.Context, host component.Host) (err error) {
+	loop, err := newLoop(ctx, t.cfg, host, t.telemetry)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			loop.close()
+		}
+	}()
 	backend, err := t.openBackend(ctx)
 	if err != nil {
 		return err
@@ -73,13 +85,15 @@ func (t *trainer) Start(ctx context.Context, host component.Host) error {
 		return errors.Join(fmt.Errorf("listen on %s: %w", t.cfg.NetAddr.Endpoint, err), core.Close())
 	}
 	traces := traceshttp.NewHandler(t.traces.consume, t.cfg.Traces.MaxDecompressedSize)
-	handler := storeapi.NewHandler(core, storeapi.WithLogger(t.logger), storeapi.WithTracesHandler(traces))
+	handler := storeapi.NewHandler(core, storeapi.WithLogger(t.logger), storeapi.WithTracesHandler(traces),
+		storeapi.WithExtraRoutes(loop.routes))
 	server, err := t.cfg.ToServer(ctx, host.GetExtensions(), t.telemetry, handler)
 	if err != nil {
 		return errors.Join(fmt.Errorf("create the API server: %w", err), ln.Close(), core.Close())
 	}
 
 	t.store, t.server, t.addr = core, server, ln.Addr()
+	t.loop = loop
 	t.served = make(chan struct{})
 	go func() {
 		defer close(t.served)
@@ -108,15 +122,49 @@ func (t *trainer) openBackend(ctx context.Context) (store.Backend, error) {
 			return nil, fmt.Errorf("open the sqlite store: %w", err)
 		}
 		return backend, nil
+	case BackendPostgres:
+		return t.openPostgres(ctx)
 	default:
 		return nil, fmt.Errorf("unknown store backend %q", t.cfg.Store.Backend)
 	}
 }
 
-// Shutdown stops accepting requests, lets the ones in flight finish until
-// ctx ends (then cuts them), and closes the store.
+// openPostgres connects to PostgreSQL and migrates the store's schema.
+func (t *trainer) openPostgres(ctx context.Context) (store.Backend, error) {
+	sc := t.cfg.Store
+	cfg := pgstore.Config{
+		DSN:             string(sc.DSN),
+		Schema:          sc.Schema,
+		MaxConns:        sc.MaxConns,
+		MinConns:        sc.MinConns,
+		ConnMaxLifetime: sc.ConnMaxLifetime,
+	}
+	if sc.TLS.HasValue() {
+		tlsCfg, err := sc.TLS.Get().LoadTLSConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("store.tls: %w", err)
+		}
+		cfg.TLS = tlsCfg
+	}
+	backend, err := pgstore.Open(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open the postgres store: %w", err)
+	}
+	return backend, nil
+}
+
+// Shutdown stops the trainer loop (when NotReady has not), stops accepting
+// requests, lets the ones in flight finish until ctx ends (then cuts them),
+// and closes the store.
 func (t *trainer) Shutdown(ctx context.Context) error {
 	var errs []error
+	if t.loop != nil {
+		if err := t.loop.stop(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("stop the trainer loop: %w", err))
+		}
+		t.loop.close()
+		t.loop = nil
+	}
 	if t.server != nil {
 		if err := t.server.Shutdown(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("stop the API server: %w", err), t.server.Close())

@@ -16,7 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
+	"go.opentelemetry.io/collector/config/configtls"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/otelcol-lightning/otelcol-lightning/extension/trainerextension/internal/metadata"
@@ -31,7 +33,7 @@ var client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, T
 func testConfig(backend, path string) *Config {
 	cfg := createDefaultConfig().(*Config)
 	cfg.NetAddr.Endpoint = "localhost:0"
-	cfg.Store = StoreConfig{Backend: backend, Path: path}
+	cfg.Store.Backend, cfg.Store.Path = backend, path
 	return cfg
 }
 
@@ -195,8 +197,27 @@ func TestStartFailures(t *testing.T) {
 		},
 		{
 			name:    "unknown backend",
-			cfg:     testConfig("postgres", ""),
-			wantErr: `unknown store backend "postgres"`,
+			cfg:     testConfig("mysql", ""),
+			wantErr: `unknown store backend "mysql"`,
+		},
+		{
+			name: "postgres unreachable",
+			cfg: func() *Config {
+				c := testConfig(BackendPostgres, "")
+				c.Store.DSN = configopaque.String("postgres://lightning:secret@" + busy.Addr().String() + "/lightning?sslmode=disable&connect_timeout=2")
+				return c
+			}(),
+			wantErr: "open the postgres store",
+		},
+		{
+			name: "postgres tls files missing",
+			cfg: func() *Config {
+				c := testConfig(BackendPostgres, "")
+				c.Store.DSN = "postgres://localhost/lightning"
+				c.Store.TLS = configoptional.Some(configtls.ClientConfig{Config: configtls.Config{CAFile: filepath.Join(notADir, "ca.pem")}})
+				return c
+			}(),
+			wantErr: "store.tls",
 		},
 	}
 	for _, tt := range tests {
@@ -205,6 +226,7 @@ func TestStartFailures(t *testing.T) {
 			require.NoError(t, err)
 			err = ext.Start(context.Background(), componenttest.NewNopHost())
 			require.ErrorContains(t, err, tt.wantErr)
+			assert.NotContains(t, err.Error(), "secret", "errors never quote the DSN's password")
 			assert.Nil(t, ext.(*trainer).LightningStore())
 			assert.NoError(t, ext.Shutdown(context.Background()), "shutdown after a failed start")
 		})

@@ -10,6 +10,7 @@ import (
 
 	"github.com/otelcol-lightning/otelcol-lightning/extension/trainerextension/internal/metadata"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/pgstore"
 )
 
 // defaultEndpoint is Agent Lightning's store port, on loopback only: the
@@ -27,8 +28,10 @@ func createDefaultConfig() component.Config {
 	return &Config{
 		ServerConfig: server,
 		Store: StoreConfig{
-			Backend: BackendSQLite,
-			Path:    "./data/lightning.db",
+			Backend:         BackendSQLite,
+			Path:            "./data/lightning.db",
+			MaxConns:        pgstore.DefaultMaxConns,
+			ConnMaxLifetime: time.Hour,
 		},
 		Watchdog: WatchdogConfig{
 			Interval: time.Second,
@@ -39,6 +42,8 @@ func createDefaultConfig() component.Config {
 			UnknownRollouts:     otlpspan.UnknownCreate,
 			MaxDecompressedSize: 64 << 20,
 		},
+		Dispatch:  defaultDispatchConfig(),
+		Algorithm: defaultAlgorithmConfig(),
 	}
 }
 

@@ -46,25 +46,34 @@ type collector struct {
 // health check and the store API answer; the process is stopped at cleanup.
 func startCollector(t *testing.T, dataDir string) *collector {
 	t.Helper()
+	c := startCollectorConfig(t, "collector.yaml", "LIGHTNING_DATA_DIR="+dataDir)
+	c.DataDir = dataDir
+	return c
+}
+
+// startCollectorConfig runs the binary with config/<config> (which reads the
+// same LIGHTNING_* listen variables as collector.yaml), every listener on a
+// free loopback port and env added to the environment.
+func startCollectorConfig(t *testing.T, config string, env ...string) *collector {
+	t.Helper()
 	ports := freePorts(t, 5)
 	c := &collector{
 		GRPCAddr:   "127.0.0.1:" + strconv.Itoa(ports[0]),
 		HTTPAddr:   "127.0.0.1:" + strconv.Itoa(ports[1]),
 		APIAddr:    "127.0.0.1:" + strconv.Itoa(ports[2]),
 		HealthAddr: "127.0.0.1:" + strconv.Itoa(ports[3]),
-		DataDir:    dataDir,
 		output:     &syncBuffer{},
 		exited:     make(chan struct{}),
 	}
-	cmd := exec.Command(binary, "--config", filepath.Join(configDir, "collector.yaml"))
+	cmd := exec.Command(binary, "--config", filepath.Join(configDir, config))
 	cmd.Env = append(os.Environ(),
 		"LIGHTNING_OTLP_GRPC_ENDPOINT="+c.GRPCAddr,
 		"LIGHTNING_OTLP_HTTP_ENDPOINT="+c.HTTPAddr,
 		"LIGHTNING_API_ENDPOINT="+c.APIAddr,
 		"LIGHTNING_HEALTH_ENDPOINT="+c.HealthAddr,
 		"LIGHTNING_METRICS_PORT="+strconv.Itoa(ports[4]),
-		"LIGHTNING_DATA_DIR="+dataDir,
 	)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout = c.output
 	cmd.Stderr = c.output
 	if err := cmd.Start(); err != nil {
@@ -125,6 +134,16 @@ func (c *collector) stop(t *testing.T) {
 		<-c.exited
 		t.Errorf("collector did not stop within %s", stopTimeout)
 	}
+}
+
+// kill ends the process with SIGKILL, as a crash or the OOM killer would:
+// no shutdown, no flushing.
+func (c *collector) kill(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Kill(); err != nil {
+		t.Fatalf("kill collector: %v", err)
+	}
+	<-c.exited
 }
 
 // running reports whether the process is still alive.

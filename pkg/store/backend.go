@@ -14,7 +14,9 @@ type Backend interface {
 	// committed or none is (fn returning an error rolls back). Within Update,
 	// the Get* methods lock what they read until commit where the database
 	// allows concurrent writers (PostgreSQL); single-writer backends simply
-	// serialise Update calls.
+	// serialise Update calls. Backends with concurrent writers may roll back
+	// and run fn again after a deadlock or serialisation failure, so fn must
+	// reset whatever it accumulates outside the transaction.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction with a consistent snapshot.
 	View(ctx context.Context, fn func(Tx) error) error
@@ -83,6 +85,15 @@ type Tx interface {
 	QueryMessages(rolloutID, attemptID string) ([]model.MessageRecord, error)
 
 	Counts() (Counts, error)
+}
+
+// ScanLocker is an optional interface of a Tx whose database several
+// processes share. The watchdog's write transaction calls TryLockScan first
+// and changes nothing when it reports false (another process's watchdog is
+// at work), so one watchdog at a time marks attempts. The lock ends with the
+// transaction.
+type ScanLocker interface {
+	TryLockScan() (bool, error)
 }
 
 // Counts are the record totals reported by statistics.

@@ -67,6 +67,8 @@ func (c *Core) EnqueueRollouts(ctx context.Context, reqs []model.EnqueueRolloutR
 	c.maybeScan(ctx)
 	out := make([]model.Rollout, 0, len(reqs))
 	err := c.update(ctx, func(tx Tx) error {
+		// A backend may run this function again after a conflict.
+		out = out[:0]
 		latest, err := latestResourcesID(tx)
 		if err != nil {
 			return err

@@ -62,6 +62,11 @@ func (c *Core) Scan(ctx context.Context) error {
 	var events []AttemptEvent
 	err = c.update(ctx, func(tx Tx) error {
 		events = events[:0]
+		if l, ok := tx.(ScanLocker); ok {
+			if held, err := l.TryLockScan(); err != nil || !held {
+				return err
+			}
+		}
 		unhealthy, err := c.findUnhealthy(tx)
 		if err != nil {
 			return err

@@ -16,6 +16,7 @@ const LightningPrefix = "/v1/lightning"
 func (h *handler) lightningRoutes() {
 	h.mux.HandleFunc("GET "+LightningPrefix+"/rollouts/{rollout_id}/triplets", h.getTriplets)
 	h.mux.HandleFunc("GET "+LightningPrefix+"/rollouts/{rollout_id}/messages", h.getMessages)
+	h.exportRoutes()
 }
 
 // tripletItem is a stored triplet in Agent Lightning's shape (prompt,

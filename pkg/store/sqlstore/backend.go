@@ -21,6 +21,11 @@ type Backend struct {
 	// by stmtID; write transactions bind them with Tx.StmtContext.
 	prepared []*sql.Stmt
 	closed   atomic.Bool
+
+	// What the dialect offers for concurrent writers (nil or 0: nothing).
+	keyLocker  KeyLocker
+	scanLock   string
+	insertRows int
 }
 
 var _ store.Backend = (*Backend)(nil)
@@ -30,6 +35,13 @@ var _ store.Backend = (*Backend)(nil)
 // both pools and closes them in Close, also when New fails.
 func New(ctx context.Context, d Dialect, writer, reader *sql.DB) (*Backend, error) {
 	b := &Backend{d: d, writer: writer, reader: reader}
+	b.keyLocker, _ = d.(KeyLocker)
+	if l, ok := d.(ScanLocker); ok {
+		b.scanLock = l.TryScanLock()
+	}
+	if bi, ok := d.(BatchInserter); ok {
+		b.insertRows = powerOfTwoAtMost(bi.MaxInsertRows())
+	}
 	b.q = buildQueries(d)
 	b.tables = buildTables(d)
 	if err := migrate(ctx, d, writer); err != nil {

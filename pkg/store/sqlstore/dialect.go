@@ -73,3 +73,36 @@ type Migration struct {
 	Name       string
 	Statements []string
 }
+
+// The optional interfaces below are implemented by dialects of databases
+// that several processes write at once (PostgreSQL). A dialect without them
+// gets the single-writer behaviour, which is all SQLite needs.
+
+// KeyLocker makes "find it or create it" safe under concurrent writers.
+// Within Update, a single-record read by key that finds nothing takes the
+// lock this returns and reads again: two transactions that both miss the
+// record then run one after the other, and the second finds what the first
+// created instead of failing on the duplicate (row locks cannot lock a row
+// that does not exist yet).
+type KeyLocker interface {
+	// LockKey returns a statement, with its arguments, that locks the key of
+	// a record of table until the transaction ends.
+	LockKey(table string, key ...string) (string, []any)
+}
+
+// ScanLocker lets one process at a time run the watchdog's writes on a
+// shared database (see store.ScanLocker).
+type ScanLocker interface {
+	// TryScanLock returns a statement selecting one boolean: whether it took
+	// a lock held until the transaction ends, without waiting for it.
+	TryScanLock() string
+}
+
+// BatchInserter is implemented by dialects for which one statement per span
+// costs a network round trip: spans are then inserted with multi-row
+// INSERT statements.
+type BatchInserter interface {
+	// MaxInsertRows bounds the rows of one INSERT; it is rounded down to a
+	// power of two.
+	MaxInsertRows() int
+}

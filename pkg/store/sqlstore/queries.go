@@ -64,7 +64,9 @@ func buildQueries(d Dialect) queries {
 		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, false)
 	set(stmtUpdateRollout, `UPDATE rollouts SET status = ?, mode = ?, resources_id = ?, start_time = ?, end_time = ?, doc = ?
 		WHERE rollout_id = ?`, false)
-	set(stmtActiveRollouts, `SELECT doc FROM rollouts WHERE status IN ('preparing', 'running') ORDER BY seq`, false)
+	// Locked in Update: the watchdog then reads the attempts of rollouts
+	// nobody else can change before it commits.
+	set(stmtActiveRollouts, `SELECT doc FROM rollouts WHERE status IN ('preparing', 'running') ORDER BY seq`, true)
 
 	set(stmtGetAttempt, `SELECT doc FROM attempts WHERE rollout_id = ? AND attempt_id = ?`, true)
 	set(stmtCountAttempts, `SELECT COUNT(*) FROM attempts WHERE rollout_id = ?`, false)

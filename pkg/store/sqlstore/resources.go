@@ -6,7 +6,7 @@ import (
 )
 
 func (t *tx) GetResources(resourcesID string) (*model.ResourcesUpdate, error) {
-	return getDoc[model.ResourcesUpdate](t, "get resources", stmtGetResources, resourcesID)
+	return getKeyed[model.ResourcesUpdate](t, "get resources", stmtGetResources, "resources", resourcesID)
 }
 
 // PutResources upserts by id; an update keeps the snapshot's insertion
@@ -30,7 +30,7 @@ func (t *tx) QueryResources(f store.Filter, p store.Page) ([]model.ResourcesUpda
 }
 
 func (t *tx) GetWorker(workerID string) (*model.Worker, error) {
-	return getDoc[model.Worker](t, "get worker", stmtGetWorker, workerID)
+	return getKeyed[model.Worker](t, "get worker", stmtGetWorker, "workers", workerID)
 }
 
 // PutWorker upserts by id, keeping the worker's insertion position.

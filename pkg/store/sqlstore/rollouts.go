@@ -10,7 +10,7 @@ import (
 const latestAttemptsChunk = 500
 
 func (t *tx) GetRollout(rolloutID string) (*model.Rollout, error) {
-	return getDoc[model.Rollout](t, "get rollout", stmtGetRollout, rolloutID)
+	return getKeyed[model.Rollout](t, "get rollout", stmtGetRollout, "rollouts", rolloutID)
 }
 
 // rolloutDoc is the stored form of r: never with its attempt, which lives
@@ -65,7 +65,7 @@ func (t *tx) ActiveRollouts() ([]model.Rollout, error) {
 }
 
 func (t *tx) GetAttempt(rolloutID, attemptID string) (*model.Attempt, error) {
-	return getDoc[model.Attempt](t, "get attempt", stmtGetAttempt, rolloutID, attemptID)
+	return getKeyed[model.Attempt](t, "get attempt", stmtGetAttempt, "attempts", rolloutID, attemptID)
 }
 
 func (t *tx) LatestAttempts(rolloutIDs []string) (map[string]*model.Attempt, error) {

@@ -12,13 +12,19 @@ import (
 // still fences off older revisions.
 func (t *tx) ReplaceTriplets(rolloutID, attemptID string, revision int, ts []model.TripletRecord) (bool, error) {
 	const op = "replace triplets"
-	var stored int
-	err := t.queryRow(stmtTripletRevision, rolloutID, attemptID).Scan(&stored)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-	case err != nil:
-		return false, t.wrap(op, err)
-	case revision < stored:
+	stored, found, err := t.tripletRevision(op, rolloutID, attemptID)
+	if err == nil && !found {
+		// A concurrent first write of this attempt's triplets is waited
+		// for, so its revision is compared with ours.
+		var locked bool
+		if locked, err = t.lockKey(op, "triplet_revisions", rolloutID, attemptID); locked {
+			stored, found, err = t.tripletRevision(op, rolloutID, attemptID)
+		}
+	}
+	if err != nil {
+		return false, err
+	}
+	if found && revision < stored {
 		return false, nil
 	}
 	if _, err := t.exec(stmtSetTripletRevision, rolloutID, attemptID, revision); err != nil {
@@ -42,6 +48,19 @@ func (t *tx) ReplaceTriplets(rolloutID, attemptID string, revision int, ts []mod
 		}
 	}
 	return true, nil
+}
+
+// tripletRevision reads (and in Update locks) the attempt's stored revision.
+func (t *tx) tripletRevision(op, rolloutID, attemptID string) (int, bool, error) {
+	var stored int
+	err := t.queryRow(stmtTripletRevision, rolloutID, attemptID).Scan(&stored)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return 0, false, nil
+	case err != nil:
+		return 0, false, t.wrap(op, err)
+	}
+	return stored, true, nil
 }
 
 // QueryTriplets returns one attempt's triplets by index, or with an empty

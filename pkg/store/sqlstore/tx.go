@@ -165,3 +165,49 @@ func (t *tx) Counts() (store.Counts, error) {
 	}
 	return c, nil
 }
+
+// getKeyed is getDoc for a read by key. Within Update, when the record is
+// missing and the dialect is a KeyLocker, it locks the key and reads again,
+// so that a concurrent transaction creating the record is waited for.
+func getKeyed[T any](t *tx, op string, id stmtID, table string, key ...string) (*T, error) {
+	args := make([]any, len(key))
+	for i, k := range key {
+		args[i] = k
+	}
+	v, err := getDoc[T](t, op, id, args...)
+	if err != nil || v != nil {
+		return v, err
+	}
+	if locked, err := t.lockKey(op, table, key...); err != nil || !locked {
+		return nil, err
+	}
+	return getDoc[T](t, op, id, args...)
+}
+
+// lockKey takes the dialect's key lock in a write transaction; it reports
+// false when there is none to take.
+func (t *tx) lockKey(op, table string, key ...string) (bool, error) {
+	if !t.write || t.b.keyLocker == nil {
+		return false, nil
+	}
+	q, args := t.b.keyLocker.LockKey(table, key...)
+	if _, err := t.tx.ExecContext(t.ctx, t.b.d.Rebind(q), args...); err != nil {
+		return false, t.wrap(op+": lock key", err)
+	}
+	return true, nil
+}
+
+var _ store.ScanLocker = (*tx)(nil)
+
+// TryLockScan takes the dialect's watchdog lock until the transaction ends;
+// without one (a single-writer database) the scan always goes ahead.
+func (t *tx) TryLockScan() (bool, error) {
+	if t.b.scanLock == "" {
+		return true, nil
+	}
+	var ok bool
+	if err := t.tx.QueryRowContext(t.ctx, t.b.scanLock).Scan(&ok); err != nil {
+		return false, t.wrap("lock the watchdog scan", err)
+	}
+	return ok, nil
+}

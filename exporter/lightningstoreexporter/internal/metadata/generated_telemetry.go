@@ -26,6 +26,9 @@ type TelemetryBuilder struct {
 	meter                                       metric.Meter
 	mu                                          sync.Mutex
 	registrations                               []metric.Registration
+	ExporterLightningstoreMessagesDuplicate     metric.Int64Counter
+	ExporterLightningstoreMessagesRejected      metric.Int64Counter
+	ExporterLightningstoreMessagesStored        metric.Int64Counter
 	ExporterLightningstoreSequenceIdsInvalid    metric.Int64Counter
 	ExporterLightningstoreSpansAutoRollout      metric.Int64Counter
 	ExporterLightningstoreSpansDuplicate        metric.Int64Counter
@@ -66,6 +69,24 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	}
 	builder.meter = Meter(settings)
 	var err, errs error
+	builder.ExporterLightningstoreMessagesDuplicate, err = builder.meter.Int64Counter(
+		"otelcol_exporter_lightningstore_messages_duplicate",
+		metric.WithDescription("Message log records skipped because the same call (rollout, attempt and span id) was stored recently or appeared twice in a batch. [Development]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterLightningstoreMessagesRejected, err = builder.meter.Int64Counter(
+		"otelcol_exporter_lightningstore_messages_rejected",
+		metric.WithDescription("Log records not stored as messages, by reason (unlabeled, invalid_body, unknown_rollout, unknown_attempt). [Development]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ExporterLightningstoreMessagesStored, err = builder.meter.Int64Counter(
+		"otelcol_exporter_lightningstore_messages_stored",
+		metric.WithDescription("LLM-call message records (from the messages connector) written to the messages table. [Development]"),
+		metric.WithUnit("{record}"),
+	)
+	errs = errors.Join(errs, err)
 	builder.ExporterLightningstoreSequenceIdsInvalid, err = builder.meter.Int64Counter(
 		"otelcol_exporter_lightningstore_sequence_ids_invalid",
 		metric.WithDescription("Spans whose agentlightning.span_sequence_id was not a non-negative integer; the store allocated one instead. [Development]"),

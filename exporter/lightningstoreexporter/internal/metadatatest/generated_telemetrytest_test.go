@@ -19,6 +19,9 @@ func TestSetupTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(testTel.NewTelemetrySettings())
 	require.NoError(t, err)
 	defer tb.Shutdown()
+	tb.ExporterLightningstoreMessagesDuplicate.Add(context.Background(), 1)
+	tb.ExporterLightningstoreMessagesRejected.Add(context.Background(), 1)
+	tb.ExporterLightningstoreMessagesStored.Add(context.Background(), 1)
 	tb.ExporterLightningstoreSequenceIdsInvalid.Add(context.Background(), 1)
 	tb.ExporterLightningstoreSpansAutoRollout.Add(context.Background(), 1)
 	tb.ExporterLightningstoreSpansDuplicate.Add(context.Background(), 1)
@@ -28,6 +31,15 @@ func TestSetupTelemetry(t *testing.T) {
 	tb.ExporterLightningstoreTripletsInvalid.Add(context.Background(), 1)
 	tb.ExporterLightningstoreTripletsStored.Add(context.Background(), 1)
 	tb.ExporterLightningstoreWriteDuration.Record(context.Background(), 1)
+	AssertEqualExporterLightningstoreMessagesDuplicate(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterLightningstoreMessagesRejected(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualExporterLightningstoreMessagesStored(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 	AssertEqualExporterLightningstoreSequenceIdsInvalid(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())

@@ -1,0 +1,130 @@
+package messagesconnector // import "github.com/otelcol-lightning/otelcol-lightning/connector/messagesconnector"
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/connector"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-lightning/otelcol-lightning/connector/messagesconnector/internal/metadata"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/genai"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
+)
+
+// Reasons reported on the spans_skipped metric.
+const (
+	reasonTripletSpan = "triplet_span"
+	reasonNoContent   = "no_content"
+	reasonDuplicate   = "duplicate_response_id"
+	reasonUnlabeled   = "unlabeled"
+	reasonUnencodable = "unencodable"
+)
+
+var skipReasons = []string{reasonTripletSpan, reasonNoContent, reasonDuplicate, reasonUnlabeled, reasonUnencodable}
+
+type messagesConnector struct {
+	component.StartFunc
+
+	cfg       *Config
+	logger    *zap.Logger
+	next      consumer.Logs
+	resolver  *otlpspan.Resolver
+	parseOpts []genai.Option
+	seen      *recentKeys // nil when the cross-batch dedup is off
+	telemetry *metadata.TelemetryBuilder
+	reasons   map[string]metric.AddOption
+}
+
+var _ connector.Traces = (*messagesConnector)(nil)
+
+func newConnector(set connector.Settings, cfg *Config, next consumer.Logs) (*messagesConnector, error) {
+	resolver, err := otlpspan.NewResolver(cfg.resolverConfig())
+	if err != nil {
+		return nil, err
+	}
+	var opts []genai.Option
+	if cfg.LLMCallName != "" {
+		re, err := regexp.Compile(cfg.LLMCallName)
+		if err != nil {
+			return nil, fmt.Errorf("llm_call_name: %w", err)
+		}
+		opts = append(opts, genai.WithNameMatchOnly(re))
+	}
+	if cfg.LLMCallNameFallback != "" {
+		re, err := regexp.Compile(cfg.LLMCallNameFallback)
+		if err != nil {
+			return nil, fmt.Errorf("llm_call_name_fallback: %w", err)
+		}
+		opts = append(opts, genai.WithNameMatch(re))
+	}
+	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
+	if err != nil {
+		return nil, fmt.Errorf("create telemetry: %w", err)
+	}
+	reasons := make(map[string]metric.AddOption, len(skipReasons))
+	for _, r := range skipReasons {
+		reasons[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
+	}
+	c := &messagesConnector{
+		cfg: cfg, logger: set.Logger, next: next, resolver: resolver, parseOpts: opts,
+		telemetry: tb, reasons: reasons,
+	}
+	if cfg.DedupCacheSize > 0 {
+		c.seen = newRecentKeys(cfg.DedupCacheSize)
+	}
+	return c, nil
+}
+
+// Capabilities: the connector only reads the spans.
+func (c *messagesConnector) Capabilities() consumer.Capabilities {
+	return consumer.Capabilities{MutatesData: false}
+}
+
+// Shutdown releases the telemetry; there is no background work.
+func (c *messagesConnector) Shutdown(context.Context) error {
+	c.telemetry.Shutdown()
+	return nil
+}
+
+// ConsumeTraces emits one log record per LLM call of the batch. The records
+// of a batch go downstream in one plog.Logs; a downstream error is returned
+// so the caller can retry, and the calls of a failed batch are not
+// remembered as seen.
+func (c *messagesConnector) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	b := c.collect(td)
+	var ld plog.Logs
+	if len(b.calls) > 0 {
+		ld = c.build(b)
+	}
+	c.recordSkips(ctx, b.skipped)
+	if b.problems > 0 {
+		c.telemetry.ConnectorMessagesParseProblems.Add(ctx, int64(b.problems))
+	}
+	if len(b.calls) == 0 {
+		return nil
+	}
+	if err := c.next.ConsumeLogs(ctx, ld); err != nil {
+		return err
+	}
+	if c.seen != nil {
+		c.seen.add(b.keys()...)
+	}
+	c.telemetry.ConnectorMessagesRecordsEmitted.Add(ctx, int64(len(b.calls)))
+	return nil
+}
+
+func (c *messagesConnector) recordSkips(ctx context.Context, skipped map[string]int) {
+	for _, r := range skipReasons {
+		if n := skipped[r]; n > 0 {
+			c.telemetry.ConnectorMessagesSpansSkipped.Add(ctx, int64(n), c.reasons[r])
+		}
+	}
+}

@@ -1,0 +1,414 @@
+package lightningstoreexporter // import "github.com/otelcol-lightning/otelcol-lightning/exporter/lightningstoreexporter"
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/consumer/consumererror"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.uber.org/zap"
+
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
+)
+
+// Reasons reported on the messages_rejected metric, besides
+// reasonUnknownRollout and reasonUnknownAttempt.
+const (
+	reasonUnlabeled   = "unlabeled"
+	reasonInvalidBody = "invalid_body"
+)
+
+// messageCacheSize is how many recently stored (rollout, attempt, span id)
+// keys the logs exporter remembers to skip a record sent twice (an agent
+// re-sending spans, a pipeline replaying a batch). The messages table has
+// no unique key, so this is the only guard; exports dedupe by span id too.
+const messageCacheSize = 65536
+
+type messageKey struct{ rollout, attempt, spanID string }
+
+// storedMessages is a bounded first-in first-out set of message keys.
+type storedMessages struct {
+	mu   sync.Mutex
+	set  map[messageKey]struct{}
+	ring []messageKey
+	next int
+}
+
+func newStoredMessages(capacity int) *storedMessages {
+	return &storedMessages{set: make(map[messageKey]struct{}, capacity), ring: make([]messageKey, 0, capacity)}
+}
+
+func (s *storedMessages) contains(k messageKey) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.set[k]
+	return ok
+}
+
+func (s *storedMessages) add(keys []messageKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, k := range keys {
+		if _, ok := s.set[k]; ok {
+			continue
+		}
+		if len(s.ring) < cap(s.ring) {
+			s.ring = append(s.ring, k)
+		} else {
+			delete(s.set, s.ring[s.next])
+			s.ring[s.next] = k
+			s.next = (s.next + 1) % len(s.ring)
+		}
+		s.set[k] = struct{}{}
+	}
+}
+
+// logsExporter stores the messages connector's records (one LLM call in
+// OpenAI chat format each) in the store's messages table.
+type logsExporter struct {
+	*storeExporter
+	stored *storedMessages
+}
+
+func newLogsExporter(e *storeExporter) *logsExporter {
+	return &logsExporter{storeExporter: e, stored: newStoredMessages(messageCacheSize)}
+}
+
+// pushLogs writes the message records of one batch in one store call.
+//
+//   - Identity: agentlightning.rollout_id and agentlightning.attempt_id,
+//     on the record, else on its resource. Records without both are not
+//     messages of a rollout and are dropped (reason unlabeled).
+//   - Body: a map (body_format: map) or a JSON object string (json_string);
+//     anything else is dropped (reason invalid_body).
+//   - SequenceID: agentlightning.span_sequence_id when the record carries a
+//     positive one (the call span's, from Agent Lightning's tracer or
+//     proxy); otherwise one is allocated from the rollout's span sequence in
+//     arrival order, so the messages of a rollout keep the order in which
+//     their calls reached the collector.
+//   - unknown_rollouts: create stores records whatever the rollout (the
+//     messages table has no foreign key; the call's spans create the
+//     rollout through the traces pipeline); reject drops the records of a
+//     rollout or attempt the store does not know, like the spans, except
+//     those of automatic rollouts (ro-<key>/at-<key>), which the spans
+//     create whatever the policy.
+func (e *logsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
+	if e.store == nil {
+		return consumererror.NewPermanent(errors.New("exporter not started"))
+	}
+	msgs, rejected := e.convertLogs(ld)
+	msgs, duplicates := e.withoutStored(msgs)
+	if e.cfg.UnknownRollouts == otlpspan.UnknownReject && len(msgs) > 0 {
+		var err error
+		if msgs, err = e.knownOnly(ctx, msgs, rejected); err != nil {
+			return e.storeFailure(err, "check the rollouts of messages")
+		}
+	}
+	if len(msgs) > 0 {
+		begin := time.Now()
+		err := e.assignSequenceIDs(ctx, msgs)
+		if err == nil {
+			err = e.store.AddMessages(ctx, msgs)
+		}
+		e.telemetry.ExporterLightningstoreWriteDuration.Record(ctx, time.Since(begin).Seconds())
+		if err != nil {
+			return e.storeFailure(err, fmt.Sprintf("write %d messages to the store", len(msgs)))
+		}
+		e.stored.add(messageKeys(msgs))
+		e.telemetry.ExporterLightningstoreMessagesStored.Add(ctx, int64(len(msgs)))
+	}
+	if duplicates > 0 {
+		e.telemetry.ExporterLightningstoreMessagesDuplicate.Add(ctx, int64(duplicates))
+	}
+	e.recordMessageRejections(ctx, rejected)
+	return nil
+}
+
+func (e *logsExporter) storeFailure(err error, what string) error {
+	err = fmt.Errorf("%s: %w", what, err)
+	if retryable(err) {
+		return err
+	}
+	return consumererror.NewPermanent(err)
+}
+
+// convertLogs turns the records into message rows (SequenceID 0 when it is
+// to be allocated), counting the ones it cannot use by reason.
+func (e *logsExporter) convertLogs(ld plog.Logs) ([]model.MessageRecord, map[string]int) {
+	rejected := map[string]int{}
+	msgs := make([]model.MessageRecord, 0, ld.LogRecordCount())
+	for _, rl := range ld.ResourceLogs().All() {
+		res := rl.Resource().Attributes()
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				m, reason := toMessage(lr, res)
+				if reason != "" {
+					rejected[reason]++
+					continue
+				}
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	return msgs, rejected
+}
+
+func toMessage(lr plog.LogRecord, res pcommon.Map) (model.MessageRecord, string) {
+	rollout, okR := logString(lr.Attributes(), res, otlpspan.AttrRolloutID)
+	attempt, okA := logString(lr.Attributes(), res, otlpspan.AttrAttemptID)
+	if !okR || !okA {
+		return model.MessageRecord{}, reasonUnlabeled
+	}
+	body, ok := messageBody(lr.Body())
+	if !ok {
+		return model.MessageRecord{}, reasonInvalidBody
+	}
+	var attrs bytes.Buffer
+	writeMapJSON(&attrs, lr.Attributes())
+	traceID, spanID := lr.TraceID(), lr.SpanID()
+	m := model.MessageRecord{
+		RolloutID: rollout, AttemptID: attempt, Body: body, Attributes: attrs.Bytes(),
+		SequenceID: logSequenceID(lr.Attributes(), res),
+	}
+	if !traceID.IsEmpty() {
+		m.TraceID = otlpspan.TraceIDHex(traceID[:])
+	}
+	if !spanID.IsEmpty() {
+		m.SpanID = otlpspan.SpanIDHex(spanID[:])
+	}
+	return m, ""
+}
+
+// logString reads a string (or integer) attribute from the record, else
+// from the resource.
+func logString(attrs, res pcommon.Map, key string) (string, bool) {
+	for _, m := range []pcommon.Map{attrs, res} {
+		v, ok := m.Get(key)
+		if !ok {
+			continue
+		}
+		switch v.Type() {
+		case pcommon.ValueTypeStr:
+			return v.Str(), true
+		case pcommon.ValueTypeInt:
+			return strconv.FormatInt(v.Int(), 10), true
+		}
+	}
+	return "", false
+}
+
+func logSequenceID(attrs, res pcommon.Map) int {
+	s, ok := logString(attrs, res, otlpspan.AttrSpanSequenceID)
+	if !ok {
+		return 0
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 0 {
+		return 0
+	}
+	return n
+}
+
+// messageBody returns the record body as a JSON object.
+func messageBody(v pcommon.Value) (json.RawMessage, bool) {
+	switch v.Type() {
+	case pcommon.ValueTypeMap:
+		var buf bytes.Buffer
+		writeJSON(&buf, v)
+		return buf.Bytes(), true
+	case pcommon.ValueTypeStr:
+		s := strings.TrimSpace(v.Str())
+		if !strings.HasPrefix(s, "{") || !json.Valid([]byte(s)) {
+			return nil, false
+		}
+		return json.RawMessage(s), true
+	}
+	return nil, false
+}
+
+// withoutStored drops records whose (rollout, attempt, span id) was stored
+// recently or appears earlier in the batch.
+func (e *logsExporter) withoutStored(msgs []model.MessageRecord) ([]model.MessageRecord, int) {
+	seen := map[messageKey]bool{}
+	kept := msgs[:0]
+	dups := 0
+	for _, m := range msgs {
+		if m.SpanID != "" {
+			k := messageKey{m.RolloutID, m.AttemptID, m.SpanID}
+			if seen[k] || e.stored.contains(k) {
+				dups++
+				continue
+			}
+			seen[k] = true
+		}
+		kept = append(kept, m)
+	}
+	return kept, dups
+}
+
+func messageKeys(msgs []model.MessageRecord) []messageKey {
+	keys := make([]messageKey, 0, len(msgs))
+	for _, m := range msgs {
+		if m.SpanID != "" {
+			keys = append(keys, messageKey{m.RolloutID, m.AttemptID, m.SpanID})
+		}
+	}
+	return keys
+}
+
+// knownOnly keeps the records whose rollout and attempt exist, counting
+// the others in rejected.
+func (e *logsExporter) knownOnly(ctx context.Context, msgs []model.MessageRecord, rejected map[string]int) ([]model.MessageRecord, error) {
+	attempts := map[string]map[string]bool{} // rollout → its attempt ids; nil when unknown
+	for _, m := range msgs {
+		if _, done := attempts[m.RolloutID]; done {
+			continue
+		}
+		r, err := e.store.GetRollout(ctx, m.RolloutID)
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			attempts[m.RolloutID] = nil
+			continue
+		}
+		page, err := e.store.QueryAttempts(ctx, store.AttemptQuery{RolloutID: m.RolloutID, Page: store.AllPage()})
+		if err != nil {
+			return nil, err
+		}
+		ids := make(map[string]bool, len(page.Items))
+		for _, a := range page.Items {
+			ids[a.AttemptID] = true
+		}
+		attempts[m.RolloutID] = ids
+	}
+	kept := msgs[:0]
+	for _, m := range msgs {
+		ids := attempts[m.RolloutID]
+		switch {
+		case isAutoRollout(m.RolloutID, m.AttemptID):
+			// Automatic rollouts are created for their spans whatever the
+			// policy; the messages may arrive first.
+			kept = append(kept, m)
+		case ids == nil:
+			rejected[reasonUnknownRollout]++
+		case !ids[m.AttemptID]:
+			rejected[reasonUnknownAttempt]++
+		default:
+			kept = append(kept, m)
+		}
+	}
+	return kept, nil
+}
+
+// isAutoRollout reports the ids of an automatic rollout: ro-<key> with
+// attempt at-<key> (see otlpspan.Resolver).
+func isAutoRollout(rolloutID, attemptID string) bool {
+	key, ok := strings.CutPrefix(rolloutID, otlpspan.AutoRolloutPrefix)
+	return ok && key != "" && attemptID == otlpspan.AutoAttemptPrefix+key
+}
+
+// assignSequenceIDs allocates sequence ids, in batch order, to the records
+// that carry none.
+func (e *logsExporter) assignSequenceIDs(ctx context.Context, msgs []model.MessageRecord) error {
+	var keys []store.SequenceKey
+	var idx []int
+	for i, m := range msgs {
+		if m.SequenceID == 0 {
+			keys = append(keys, store.SequenceKey{RolloutID: m.RolloutID, AttemptID: m.AttemptID})
+			idx = append(idx, i)
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	ids, err := e.store.NextSequenceIDs(ctx, keys)
+	if err != nil {
+		return err
+	}
+	for j, i := range idx {
+		msgs[i].SequenceID = ids[j]
+	}
+	return nil
+}
+
+func (e *logsExporter) recordMessageRejections(ctx context.Context, rejected map[string]int) {
+	total := 0
+	for reason, n := range rejected {
+		opt, ok := reasonOptions[reason]
+		if !ok {
+			opt = reasonOption(reason)
+		}
+		e.telemetry.ExporterLightningstoreMessagesRejected.Add(ctx, int64(n), opt)
+		total += n
+	}
+	if total > 0 {
+		e.sampled.Warn("Dropped log records that are not storable messages",
+			zap.Int("records", total), zap.Any("by_reason", rejected))
+	}
+}
+
+// writeJSON encodes v as plain JSON keeping the order of map keys (a Go
+// map, as AsRaw gives, would sort them: "content" before "role"). Values
+// JSON cannot hold become null: non-finite doubles; bytes are base64.
+func writeJSON(buf *bytes.Buffer, v pcommon.Value) {
+	switch v.Type() {
+	case pcommon.ValueTypeMap:
+		writeMapJSON(buf, v.Map())
+	case pcommon.ValueTypeSlice:
+		buf.WriteByte('[')
+		for i, e := range v.Slice().All() {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			writeJSON(buf, e)
+		}
+		buf.WriteByte(']')
+	case pcommon.ValueTypeStr:
+		b, _ := json.Marshal(v.Str())
+		buf.Write(b)
+	case pcommon.ValueTypeInt:
+		buf.WriteString(strconv.FormatInt(v.Int(), 10))
+	case pcommon.ValueTypeDouble:
+		if f := v.Double(); !math.IsNaN(f) && !math.IsInf(f, 0) {
+			b, _ := json.Marshal(f)
+			buf.Write(b)
+		} else {
+			buf.WriteString("null")
+		}
+	case pcommon.ValueTypeBool:
+		buf.WriteString(strconv.FormatBool(v.Bool()))
+	case pcommon.ValueTypeBytes:
+		b, _ := json.Marshal(v.Bytes().AsRaw())
+		buf.Write(b)
+	default:
+		buf.WriteString("null")
+	}
+}
+
+func writeMapJSON(buf *bytes.Buffer, m pcommon.Map) {
+	buf.WriteByte('{')
+	first := true
+	for k, e := range m.All() {
+		if !first {
+			buf.WriteByte(',')
+		}
+		first = false
+		key, _ := json.Marshal(k)
+		buf.Write(key)
+		buf.WriteByte(':')
+		writeJSON(buf, e)
+	}
+	buf.WriteByte('}')
+}
