@@ -55,11 +55,12 @@ type buffer struct {
 
 	mu       sync.Mutex
 	attempts map[attemptKey]*attemptState
+	spans    map[string]attemptKey // span id → its attempt, for late log events
 	total    int
 }
 
 func newBuffer(cfg Config, now func() time.Time) *buffer {
-	return &buffer{cfg: cfg, now: now, attempts: map[attemptKey]*attemptState{}}
+	return &buffer{cfg: cfg, now: now, attempts: map[attemptKey]*attemptState{}, spans: map[string]attemptKey{}}
 }
 
 // add keeps copies of spans; it returns how many did not fit the attempt's
@@ -83,6 +84,7 @@ func (b *buffer) add(key attemptKey, spans []model.Span) (dropped, delta int) {
 		} else {
 			a.index[s.SpanID] = len(a.spans)
 			a.spans = append(a.spans, s)
+			b.spans[s.SpanID] = key
 			delta++
 		}
 		if s.ParentID == nil || *s.ParentID == "" {
@@ -105,6 +107,23 @@ func (b *buffer) markStoreEnded(key attemptKey) {
 		a.storeEnded = true
 		if a.completed() {
 			a.dirty = true
+		}
+	}
+}
+
+// markSpansDirty rebuilds completed attempts whose spans got log events
+// after their triplets were built; open attempts pick them up anyway.
+func (b *buffer) markSpansDirty(spanIDs []string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, id := range spanIDs {
+		key, ok := b.spans[id]
+		if !ok {
+			continue
+		}
+		if a := b.attempts[key]; a != nil && a.completed() {
+			a.dirty = true
+			a.last = b.now()
 		}
 	}
 }
@@ -163,6 +182,9 @@ func (b *buffer) take(a *attemptState, trigger string, now time.Time) job {
 }
 
 func (b *buffer) forget(key attemptKey) int {
+	for _, s := range b.attempts[key].spans {
+		delete(b.spans, s.SpanID)
+	}
 	n := len(b.attempts[key].spans)
 	delete(b.attempts, key)
 	b.total -= n

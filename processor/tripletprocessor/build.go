@@ -16,12 +16,13 @@ import (
 // builder turns the spans of one attempt into triplets.
 type builder struct {
 	cfg        *Config
+	events     *eventStore
 	parseOpts  []genai.Option
 	agentMatch *regexp.Regexp
 }
 
-func newBuilder(cfg *Config) (*builder, error) {
-	b := &builder{cfg: cfg}
+func newBuilder(cfg *Config, events *eventStore) (*builder, error) {
+	b := &builder{cfg: cfg, events: events}
 	if cfg.LLMCallName != "" {
 		re, err := regexp.Compile(cfg.LLMCallName)
 		if err != nil {
@@ -63,7 +64,13 @@ func (b *builder) build(spans []model.Span) ([]builtTriplet, error) {
 		if c, ok := parsed[s]; ok {
 			return c
 		}
-		c, _ := genai.ParseSpan(*s, b.parseOpts...)
+		opts := b.parseOpts
+		if b.events != nil {
+			if evs := b.events.get(s.SpanID); len(evs) > 0 {
+				opts = append(append([]genai.Option(nil), opts...), genai.WithLogEvents(evs))
+			}
+		}
+		c, _ := genai.ParseSpan(*s, opts...)
 		parsed[s] = c
 		return c
 	}
@@ -78,6 +85,7 @@ func (b *builder) build(spans []model.Span) ([]builtTriplet, error) {
 		opts.PromptKey = func(s *model.Span) string { return tokenKey(parse(s).PromptTokenIDs) }
 	}
 	calls := tracetree.FindLLMCalls(root, opts)
+	fillTokensFromDuplicates(calls, spans, parse, opts.IsLLMCall)
 	if b.cfg.SkipEmptyTokenCalls {
 		calls = withTokens(calls, parse)
 	}
@@ -98,6 +106,42 @@ func (b *builder) build(spans []model.Span) ([]builtTriplet, error) {
 		out = append(out, builtTriplet{call: c.Node.Span, triplet: t})
 	}
 	return out, nil
+}
+
+// fillTokensFromDuplicates gives a call without token ids those of another
+// span of the same response: when two instrumentations record one request
+// (OpenLLMetry's span around OpenInference's), dedup keeps the outer span,
+// but the inner one may be the one that read the token ids from the body.
+func fillTokensFromDuplicates(calls []tracetree.Call, spans []model.Span, parse func(*model.Span) *genai.Call, isLLM func(*model.Span) bool) {
+	missing := map[string]*genai.Call{}
+	for _, c := range calls {
+		p := parse(c.Node.Span)
+		id := firstNonEmpty(c.ResponseID, p.ResponseID)
+		if id != "" && (len(p.PromptTokenIDs) == 0 || len(p.ResponseTokenIDs) == 0) {
+			missing[id] = p
+		}
+	}
+	if len(missing) == 0 {
+		return
+	}
+	for i := range spans {
+		if !isLLM(&spans[i]) {
+			continue
+		}
+		// The response id may sit in the attributes or only in a recorded
+		// response body (OpenInference's output.value).
+		src := parse(&spans[i])
+		target, ok := missing[firstNonEmpty(tracetree.ResponseID(&spans[i]), src.ResponseID)]
+		if !ok || src == target {
+			continue
+		}
+		if len(target.PromptTokenIDs) == 0 {
+			target.PromptTokenIDs = src.PromptTokenIDs
+		}
+		if len(target.ResponseTokenIDs) == 0 {
+			target.ResponseTokenIDs = src.ResponseTokenIDs
+		}
+	}
 }
 
 func isRewardSpan(s *model.Span) bool {

@@ -89,7 +89,7 @@ var buildSizes = []int{10, 100, 1000}
 func BenchmarkBuild(b *testing.B) {
 	for _, n := range buildSizes {
 		spans := attemptOfSize(b, n)
-		bld, err := newBuilder(createDefaultConfig().(*Config))
+		bld, err := newBuilder(createDefaultConfig().(*Config), nil)
 		require.NoError(b, err)
 		b.Run(fmt.Sprintf("spans=%d", n), func(b *testing.B) {
 			b.ReportAllocs()

@@ -16,7 +16,8 @@ import (
 // NewFactory returns the factory of the triplet processor.
 func NewFactory() processor.Factory {
 	return processor.NewFactory(metadata.Type, createDefaultConfig,
-		processor.WithTraces(createTraces, metadata.TracesStability))
+		processor.WithTraces(createTraces, metadata.TracesStability),
+		processor.WithLogs(createLogs, metadata.LogsStability))
 }
 
 func createDefaultConfig() component.Config {
@@ -42,4 +43,8 @@ func createDefaultConfig() component.Config {
 
 func createTraces(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Traces) (processor.Traces, error) {
 	return newProcessor(set, cfg.(*Config), next)
+}
+
+func createLogs(_ context.Context, set processor.Settings, cfg component.Config, next consumer.Logs) (processor.Logs, error) {
+	return newLogsProcessor(set, cfg.(*Config), next), nil
 }

@@ -29,6 +29,8 @@ type tripletProcessor struct {
 	buf       *buffer
 	telemetry *metadata.TelemetryBuilder
 
+	id          component.ID
+	events      *eventStore
 	unsubscribe func()
 	stop        chan struct{}
 	wg          sync.WaitGroup
@@ -39,18 +41,22 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*t
 	if err != nil {
 		return nil, err
 	}
-	b, err := newBuilder(cfg)
+	events := acquireEvents(set.ID, cfg.Limits.MaxBufferedSpans)
+	b, err := newBuilder(cfg, events)
 	if err != nil {
+		releaseEvents(set.ID)
 		return nil, err
 	}
 	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
 	}
-	return &tripletProcessor{
+	p := &tripletProcessor{
 		cfg: cfg, logger: set.Logger, next: next, resolver: resolver, builder: b,
-		buf: newBuffer(*cfg, time.Now), telemetry: tb,
-	}, nil
+		buf: newBuffer(*cfg, time.Now), telemetry: tb, id: set.ID, events: events,
+	}
+	events.setListener(p.buf.markSpansDirty)
+	return p, nil
 }
 
 // Capabilities: the processor reads spans but never changes them.
@@ -110,6 +116,11 @@ func (p *tripletProcessor) Shutdown(ctx context.Context) error {
 		p.flush(ctx, true)
 	}
 	p.telemetry.Shutdown()
+	if p.events != nil {
+		p.events.setListener(nil)
+		releaseEvents(p.id)
+		p.events = nil
+	}
 	return nil
 }
 

@@ -110,6 +110,7 @@ func (p provider) LightningStore() store.Store { return p.s }
 
 type harness struct {
 	proc processor.Traces
+	logs processor.Logs
 	sink *consumertest.TracesSink
 	tel  *componenttest.Telemetry
 }
@@ -334,4 +335,24 @@ func TestEvaluationLinkedToItsCall(t *testing.T) {
 	require.NotNil(t, got[1].Triplet.Reward)
 	assert.Equal(t, 0.2, *got[0].Triplet.Reward, "the linked evaluation rewards resp-1")
 	assert.Equal(t, 0.75, *got[1].Triplet.Reward, "the unlinked reward still goes by first_occurrence")
+}
+
+func TestDuplicateSpanLendsItsTokenIDs(t *testing.T) {
+	h := newHarness(t, fastConfig(), nil)
+	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
+	td := run.root()
+	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	outer := run.span(spans, 2, 1, "openai.chat", time.Second, 3*time.Second)
+	outer.Attributes().PutStr("gen_ai.system", "openai")
+	outer.Attributes().PutStr("gen_ai.response.id", "dup")
+	outer.Attributes().PutStr("llm.request.type", "chat")
+	inner := run.span(spans, 3, 2, "openai.chat.completion", 1500*time.Millisecond, 2500*time.Millisecond)
+	inner.Attributes().PutStr("gen_ai.response.id", "dup")
+	inner.Attributes().PutEmptySlice("prompt_token_ids").FromRaw([]any{int64(5), int64(6)})
+	inner.Attributes().PutEmptySlice("response_token_ids").FromRaw([]any{int64(7)})
+	require.NoError(t, h.proc.ConsumeTraces(context.Background(), td))
+	got := h.waitTriplets(t, 1)
+	require.Len(t, got, 1, "the inner duplicate is not a second triplet")
+	assert.Equal(t, []int64{5, 6}, tokenIDs(t, got[0].Triplet.Prompt))
+	assert.Equal(t, []int64{7}, tokenIDs(t, got[0].Triplet.Response))
 }

@@ -1,0 +1,117 @@
+package tripletprocessor
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/otelcol-lightning/otelcol-lightning/processor/tripletprocessor/internal/metadatatest"
+)
+
+// legacyCall is a call span of the official OpenAI instrumentation in its
+// default mode: no content on the span; the messages arrive as log records.
+func legacyCall(run agentRun) ptrace.Traces {
+	td := ptrace.NewTraces()
+	spans := run.resource(td)
+	root := run.span(spans, 1, 0, "agent.run", 0, 10*time.Second)
+	_ = root
+	s := run.span(spans, 2, 1, "chat gpt-4o-mini", time.Second, 2*time.Second)
+	s.Attributes().PutStr("gen_ai.operation.name", "chat")
+	s.Attributes().PutStr("gen_ai.system", "openai")
+	s.Attributes().PutStr("gen_ai.response.id", "chatcmpl-legacy")
+	return td
+}
+
+func legacyEvents() plog.Logs {
+	ld := plog.NewLogs()
+	records := ld.ResourceLogs().AppendEmpty().ScopeLogs().AppendEmpty().LogRecords()
+	user := records.AppendEmpty()
+	user.SetEventName("gen_ai.user.message")
+	user.SetSpanID(pcommon.SpanID{2})
+	user.SetTraceID(traceID)
+	user.Body().SetEmptyMap().PutStr("content", "what is 2+2?")
+	choice := records.AppendEmpty()
+	choice.SetEventName("gen_ai.choice")
+	choice.SetSpanID(pcommon.SpanID{2})
+	choice.SetTraceID(traceID)
+	body := choice.Body().SetEmptyMap()
+	body.PutInt("index", 0)
+	body.PutStr("finish_reason", "stop")
+	body.PutEmptyMap("message").PutStr("content", "4")
+	return ld
+}
+
+func promptOf(t *testing.T, raw json.RawMessage) (string, string) {
+	var p struct {
+		Messages []struct {
+			Content string `json:"content"`
+		} `json:"messages"`
+		Message *struct {
+			Content string `json:"content"`
+		} `json:"message"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &p))
+	if len(p.Messages) == 0 {
+		return "", ""
+	}
+	return p.Messages[0].Content, ""
+}
+
+func newLogsHarness(t *testing.T, h *harness, cfg *Config) *consumertest.LogsSink {
+	t.Helper()
+	sink := new(consumertest.LogsSink)
+	lp, err := NewFactory().CreateLogs(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), cfg, sink)
+	require.NoError(t, err)
+	require.NoError(t, lp.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { _ = lp.Shutdown(context.Background()) })
+	h.logs = lp
+	return sink
+}
+
+func TestLogEventsJoinTheirCall(t *testing.T) {
+	cfg := fastConfig()
+	h := newHarness(t, cfg, nil)
+	logsSink := newLogsHarness(t, h, cfg)
+	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
+
+	require.NoError(t, h.logs.ConsumeLogs(context.Background(), legacyEvents()))
+	assert.Equal(t, 2, logsSink.LogRecordCount(), "logs pass through")
+	require.NoError(t, h.proc.ConsumeTraces(context.Background(), legacyCall(run)))
+	got := h.waitTriplets(t, 1)
+	first, _ := promptOf(t, got[0].Triplet.Prompt)
+	assert.Equal(t, "what is 2+2?", first)
+	var resp struct {
+		Message struct {
+			Content string `json:"content"`
+		} `json:"message"`
+	}
+	require.NoError(t, json.Unmarshal(got[0].Triplet.Response, &resp))
+	assert.Equal(t, "4", resp.Message.Content)
+}
+
+func TestLateLogEventsRebuildTheAttempt(t *testing.T) {
+	cfg := fastConfig()
+	h := newHarness(t, cfg, nil)
+	newLogsHarness(t, h, cfg)
+	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
+
+	require.NoError(t, h.proc.ConsumeTraces(context.Background(), legacyCall(run)))
+	got := h.waitTriplets(t, 1)
+	first, _ := promptOf(t, got[0].Triplet.Prompt)
+	assert.Empty(t, first, "no content before the logs arrive")
+
+	require.NoError(t, h.logs.ConsumeLogs(context.Background(), legacyEvents()))
+	got = h.waitTriplets(t, 2)
+	assert.Equal(t, 2, got[1].Revision)
+	first, _ = promptOf(t, got[1].Triplet.Prompt)
+	assert.Equal(t, "what is 2+2?", first)
+}
