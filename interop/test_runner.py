@@ -19,8 +19,12 @@ the store port (the `otlp` tests); the reward span goes through REST.
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 import traceback
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Dict, Iterator, List, Optional
 
@@ -99,6 +103,7 @@ class BatchOutcome:
     worker_before: Optional[Worker] = None
     worker_after: Optional[Worker] = None
     errors: List[str] = field(default_factory=list)
+    url: str = ""
 
 
 def make_algorithm(outcome: BatchOutcome):
@@ -165,7 +170,7 @@ def run_runner_role(store: harness.StoreProcess, outcome: BatchOutcome) -> None:
 @pytest.fixture(scope="module")
 def batch(store_factory, llm_mock: harness.LLMMock) -> Iterator[BatchOutcome]:  # noqa: ANN001
     store = store_factory("runner-loop").start()
-    outcome = BatchOutcome()
+    outcome = BatchOutcome(url=store.url)
     runner_thread = threading.Thread(target=run_runner_role, args=(store, outcome), name="agl-runner", daemon=True)
     runner_thread.start()
 
@@ -264,3 +269,24 @@ def test_adapter_turns_spans_into_triplets(batch: BatchOutcome) -> None:
         assert triplet.response["raw_content"][0]["content"] == REPLY
         assert triplet.reward == (1.0 if task["answer"] == "4" else 0.0)
         assert str(triplet.metadata["response_id"]).startswith("chatcmpl-mock-")
+
+
+@pytest.mark.otlp
+def test_collector_triplets_carry_the_runner_reward(batch: BatchOutcome) -> None:
+    """The collector's own triplets: the traced LLM call came through OTLP and
+    the reward through REST (the runner's add_span); both must meet."""
+    for rollout, task in zip(batch.enqueued, TASKS):
+        url = f"{batch.url}/v1/lightning/rollouts/{rollout.rollout_id}/triplets?attempt_id=latest"
+        deadline = time.monotonic() + 20
+        items: list = []
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as resp:
+                    items = json.load(resp).get("items", [])
+            except urllib.error.HTTPError:
+                pytest.skip("the triplets API is otelcol-lightning's own; the reference store has none")
+            if items and items[-1].get("reward") is not None:
+                break
+            time.sleep(0.2)
+        assert len(items) == 1, items
+        assert items[0]["reward"] == (1.0 if task["answer"] == "4" else 0.0)

@@ -23,12 +23,26 @@ type AttemptNotifier interface {
 	SubscribeAttempts(fn func(AttemptEvent)) (unsubscribe func())
 }
 
-var _ AttemptNotifier = (*Core)(nil)
+// SpanNotifier is implemented by stores that report spans written through
+// their API (AddSpan, AddSpans) rather than through the OTLP pipeline: the
+// reward span an Agent Lightning runner adds over REST, for instance. The
+// triplet processor subscribes so that such spans count too.
+type SpanNotifier interface {
+	// SubscribeSpans calls fn with the spans stored by each AddSpan or
+	// AddSpans call; fn must not block. The returned function unsubscribes.
+	SubscribeSpans(fn func([]model.Span)) (unsubscribe func())
+}
+
+var (
+	_ AttemptNotifier = (*Core)(nil)
+	_ SpanNotifier    = (*Core)(nil)
+)
 
 type subscribers struct {
-	mu   sync.RWMutex
-	next int
-	fns  map[int]func(AttemptEvent)
+	mu    sync.RWMutex
+	next  int
+	fns   map[int]func(AttemptEvent)
+	spans map[int]func([]model.Span)
 }
 
 // SubscribeAttempts registers fn for attempt status changes.
@@ -57,5 +71,35 @@ func (c *Core) publish(events ...AttemptEvent) {
 		for _, fn := range s.fns {
 			fn(e)
 		}
+	}
+}
+
+// SubscribeSpans registers fn for spans stored through AddSpan and AddSpans.
+func (c *Core) SubscribeSpans(fn func([]model.Span)) func() {
+	s := &c.subs
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.spans == nil {
+		s.spans = map[int]func([]model.Span){}
+	}
+	id := s.next
+	s.next++
+	s.spans[id] = fn
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.spans, id)
+	}
+}
+
+func (c *Core) publishSpans(spans []model.Span) {
+	if len(spans) == 0 {
+		return
+	}
+	s := &c.subs
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, fn := range s.spans {
+		fn(spans)
 	}
 }

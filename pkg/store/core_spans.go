@@ -113,6 +113,9 @@ func (c *Core) addSpanGroup(ctx context.Context, spans []model.Span) ([]model.Sp
 		}
 		return c.heartbeat(tx, r, a)
 	})
+	if err == nil {
+		c.publishSpans(stored)
+	}
 	return stored, err
 }
 

@@ -72,7 +72,15 @@ func (p *tripletProcessor) Start(_ context.Context, host component.Host) error {
 		if err != nil {
 			return err
 		}
-		p.unsubscribe = notifier.SubscribeAttempts(p.onAttemptEvent)
+		unsubscribe := []func(){notifier.SubscribeAttempts(p.onAttemptEvent)}
+		if spans, ok := notifier.(store.SpanNotifier); ok {
+			unsubscribe = append(unsubscribe, spans.SubscribeSpans(p.onStoredSpans))
+		}
+		p.unsubscribe = func() {
+			for _, u := range unsubscribe {
+				u()
+			}
+		}
 	}
 	p.stop = make(chan struct{})
 	p.wg.Add(1)
@@ -94,6 +102,13 @@ func findNotifier(host component.Host, id component.ID) (store.AttemptNotifier, 
 		return nil, fmt.Errorf("the store of extension %s does not report attempt events", id)
 	}
 	return notifier, nil
+}
+
+// onStoredSpans keeps the spans written through the store API (such as the
+// reward span an Agent Lightning runner adds over REST once its agent
+// returns), which never pass through the pipeline.
+func (p *tripletProcessor) onStoredSpans(spans []model.Span) {
+	p.keep(context.Background(), spans)
 }
 
 func (p *tripletProcessor) onAttemptEvent(e store.AttemptEvent) {
@@ -130,17 +145,27 @@ func (p *tripletProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) 
 	if err := p.next.ConsumeTraces(ctx, td); err != nil {
 		return err
 	}
+	spans := make([]model.Span, len(items))
+	for i := range items {
+		spans[i] = items[i].Span
+	}
+	p.keep(ctx, spans)
+	return nil
+}
+
+// keep buffers copies of spans by attempt.
+func (p *tripletProcessor) keep(ctx context.Context, spans []model.Span) {
 	groups := map[attemptKey][]model.Span{}
 	var order []attemptKey
-	for _, it := range items {
-		if it.Span.Name == tripletSpanName {
+	for _, s := range spans {
+		if s.Name == tripletSpanName {
 			continue
 		}
-		k := attemptKey{it.Span.RolloutID, it.Span.AttemptID}
+		k := attemptKey{s.RolloutID, s.AttemptID}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
 		}
-		groups[k] = append(groups[k], it.Span)
+		groups[k] = append(groups[k], s)
 	}
 	for _, k := range order {
 		dropped, added := p.buf.add(k, groups[k])
@@ -149,7 +174,6 @@ func (p *tripletProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) 
 			p.telemetry.ProcessorTripletSpansDropped.Add(ctx, int64(dropped), reason("attempt_limit"))
 		}
 	}
-	return nil
 }
 
 func (p *tripletProcessor) run() {

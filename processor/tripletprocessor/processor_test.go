@@ -356,3 +356,41 @@ func TestDuplicateSpanLendsItsTokenIDs(t *testing.T) {
 	assert.Equal(t, []int64{5, 6}, tokenIDs(t, got[0].Triplet.Prompt))
 	assert.Equal(t, []int64{7}, tokenIDs(t, got[0].Triplet.Response))
 }
+
+// TestRewardAddedThroughTheStoreAPI follows Agent Lightning's runner: the
+// traced spans arrive over OTLP, the float the agent returned is added as a
+// reward span through the store API (POST /v1/agl/spans), then the attempt
+// is marked succeeded.
+func TestRewardAddedThroughTheStoreAPI(t *testing.T) {
+	ctx := context.Background()
+	core := store.New(memstore.New(), store.Options{})
+	t.Cleanup(func() { _ = core.Close() })
+	r, err := core.StartRollout(ctx, store.StartRolloutRequest{Input: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	cfg := fastConfig()
+	cfg.Completion.Settle = time.Hour
+	id := component.MustNewID("trainer")
+	cfg.Store = &id
+	h := newHarness(t, cfg, host{id: provider{s: core}})
+
+	run := agentRun{rollout: r.RolloutID, attempt: r.Attempt.AttemptID, base: time.Unix(1700000000, 0)}
+	td := run.root()
+	run.llmCall(td.ResourceSpans().At(0).ScopeSpans().At(0).Spans(), 2, "resp-1", []int64{1}, time.Second)
+	require.NoError(t, h.proc.ConsumeTraces(ctx, td))
+
+	seq, err := core.NextSequenceIDs(ctx, []store.SequenceKey{{RolloutID: r.RolloutID, AttemptID: r.Attempt.AttemptID}})
+	require.NoError(t, err)
+	at := float64(run.base.Add(11*time.Second).UnixNano()) / 1e9
+	_, err = core.AddSpan(ctx, model.Span{
+		RolloutID: r.RolloutID, AttemptID: r.Attempt.AttemptID, SequenceID: seq[0], TraceID: "ffff", SpanID: "reward-1",
+		Name: "agentlightning.annotation", StartTime: &at, EndTime: &at,
+		Attributes: model.Attributes{"agentlightning.reward.0.name": "primary", "agentlightning.reward.0.value": json.Number("0.5")},
+	})
+	require.NoError(t, err)
+	_, err = core.UpdateAttempt(ctx, r.RolloutID, store.LatestAttempt, store.AttemptUpdate{Status: store.To(model.AttemptSucceeded)})
+	require.NoError(t, err)
+
+	got := h.waitTriplets(t, 1)
+	require.NotNil(t, got[0].Triplet.Reward, "the REST reward span reached the triplet")
+	assert.Equal(t, 0.5, *got[0].Triplet.Reward)
+}
