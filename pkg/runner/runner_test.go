@@ -297,7 +297,7 @@ func TestSilentCommandKeepsItsAttemptAlive(t *testing.T) {
 	})
 	testRunner(t, s, exec, Config{Mode: "command", AttemptHeartbeatInterval: time.Hour}, nil)
 	// unresponsive_seconds caps the heartbeat period at a third of it.
-	cfg := model.RolloutConfig{MaxAttempts: 1, UnresponsiveSeconds: model.Ptr(0.3), RetryCondition: []model.AttemptStatus{}}
+	cfg := model.RolloutConfig{MaxAttempts: 1, UnresponsiveSeconds: model.Ptr(0.6), RetryCondition: []model.AttemptStatus{}}
 	ro := enqueue(t, s, `"quiet"`, &cfg)
 
 	var beats []float64
@@ -316,7 +316,7 @@ func TestSilentCommandKeepsItsAttemptAlive(t *testing.T) {
 			return false
 		}
 		// Silent for longer than unresponsive_seconds, but heartbeating.
-		return beats[len(beats)-1]-a.StartTime > 0.6
+		return beats[len(beats)-1]-a.StartTime > 1.2
 	}, "the attempt heartbeat is not refreshed")
 	require.NoError(t, os.WriteFile(stop, nil, 0o600))
 	done := waitFinished(t, s, ro.RolloutID)
