@@ -92,12 +92,13 @@ func (s suite) testWaits(t *testing.T) {
 		require.NoError(t, res.err)
 		assert.Empty(t, res.rollouts)
 		assert.GreaterOrEqual(t, res.elapsed, 90*time.Millisecond, "waits until the deadline")
-		assert.Less(t, res.elapsed, 300*time.Millisecond, "and not much longer")
+		assert.Less(t, res.elapsed, time.Second, "and not much longer")
 	})
 
 	t.Run("without a timeout waits until the rollout finishes", func(t *testing.T) {
 		t.Parallel()
-		f := s.realTime(t, store.Options{})
+		// Only the change notification can wake the waiter within the bound.
+		f := s.realTime(t, store.Options{WaitPollInterval: 10 * time.Second})
 		r := f.enqueue(`{"test":"indefinite"}`)
 		ch := f.waitAsync(f.ctx, []string{r.RolloutID}, -1)
 		time.Sleep(100 * time.Millisecond)
@@ -108,7 +109,7 @@ func (s suite) testWaits(t *testing.T) {
 		require.Len(t, res.rollouts, 1)
 		assert.Equal(t, r.RolloutID, res.rollouts[0].RolloutID)
 		assert.Equal(t, model.RolloutSucceeded, res.rollouts[0].Status)
-		assert.Less(t, time.Since(finished), 300*time.Millisecond, "the waiter wakes up promptly")
+		assert.Less(t, time.Since(finished), 2*time.Second, "the waiter wakes up promptly")
 	})
 
 	t.Run("without a timeout can be cancelled", func(t *testing.T) {
@@ -131,17 +132,19 @@ func (s suite) testWaits(t *testing.T) {
 
 	t.Run("a zero timeout returns at once", func(t *testing.T) {
 		t.Parallel()
-		f := s.realTime(t, store.Options{})
+		// A poll interval far above the bound makes any needless wait show,
+		// without a tight bound that a loaded machine could miss.
+		f := s.realTime(t, store.Options{WaitPollInterval: 10 * time.Second})
 		r := f.enqueue(`{"test":"zero"}`)
 		res := f.wait([]string{r.RolloutID}, 0)
 		require.NoError(t, res.err)
 		assert.Empty(t, res.rollouts)
-		assert.Less(t, res.elapsed, 50*time.Millisecond)
+		assert.Less(t, res.elapsed, time.Second)
 	})
 
 	t.Run("finished rollouts are returned at once", func(t *testing.T) {
 		t.Parallel()
-		f := s.realTime(t, store.Options{})
+		f := s.realTime(t, store.Options{WaitPollInterval: 10 * time.Second})
 		done := f.enqueue(`{"test":"already_done"}`)
 		cancelled := f.enqueue(`{"test":"cancelled"}`)
 		f.setRolloutStatus(done.RolloutID, model.RolloutSucceeded)
@@ -150,7 +153,7 @@ func (s suite) testWaits(t *testing.T) {
 			res := f.wait([]string{done.RolloutID, cancelled.RolloutID}, timeout)
 			require.NoError(t, res.err)
 			assert.ElementsMatch(t, []string{done.RolloutID, cancelled.RolloutID}, rolloutIDs(res.rollouts))
-			assert.Less(t, res.elapsed, 50*time.Millisecond)
+			assert.Less(t, res.elapsed, time.Second)
 		}
 	})
 
@@ -207,7 +210,7 @@ func (s suite) testWaits(t *testing.T) {
 		res := f.wait([]string{"nonexistent"}, 0.1)
 		require.NoError(t, res.err)
 		assert.Empty(t, res.rollouts)
-		assert.Less(t, res.elapsed, 300*time.Millisecond)
+		assert.Less(t, res.elapsed, time.Second)
 
 		r1 := f.enqueue(`{"id":1}`)
 		ch := f.waitAsync(f.ctx, []string{r1.RolloutID, "nonexistent1", "nonexistent2"}, 0.5)
