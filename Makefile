@@ -44,9 +44,9 @@ run: build
 validate: build
 	./$(BINARY) validate --config $(CONFIG)
 
-## test: the full test suite (generated code, vet, Go unit + end-to-end tests, interop)
+## test: the full test suite (generated code, vet, Go unit + end-to-end tests, interop, recorded fixtures)
 .PHONY: test
-test: check-generate vet go-test interop-test
+test: check-generate vet go-test interop-test fixtures-check
 
 .PHONY: vet
 vet:
@@ -68,6 +68,16 @@ interop-test:
 .PHONY: fixtures-check
 fixtures-check:
 	interop/fixtures/record.sh --check
+
+## fuzz: run every Go fuzz target for FUZZTIME each (default 10s; see internal/buildscripts/fuzz.sh)
+.PHONY: fuzz
+fuzz:
+	internal/buildscripts/fuzz.sh
+
+## bench: the comparison benchmark, quick version (bench/run --quick; bench/run for the full one)
+.PHONY: bench
+bench:
+	bench/run --quick
 
 ## lint: gofmt and go vet (no external linters are required)
 .PHONY: lint

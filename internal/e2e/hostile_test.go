@@ -152,10 +152,7 @@ func TestHostileRequestLimits(t *testing.T) {
 	big := strings.Repeat("x", overLimit)
 	bigSpan, _ := labelled("ro-big", "at-1", "big", func(a pcommon.Map) { a.PutStr("payload", big) })
 	manyAttrs, _ := labelled("ro-many", "at-1", "many", func(a pcommon.Map) {
-		a.EnsureCapacity(1_000_000)
-		for i := range 1_000_000 {
-			a.PutInt("k"+strconv.Itoa(i), int64(i))
-		}
+		fillAttrs(t, a, 1_000_000, func(i int) (string, any) { return "k" + strconv.Itoa(i), int64(i) })
 	})
 	bomb := gzipped(t, make([]byte, 64<<20)) // 64 MiB of zeros in ~64 KiB
 	proto := map[string]string{"Content-Type": "application/x-protobuf"}
@@ -174,7 +171,7 @@ func TestHostileRequestLimits(t *testing.T) {
 		{"OTLP/HTTP body over max_request_body_size", h.c.otlpHTTP("/v1/traces"), proto, protoBody(t, bigSpan), []int{400, 413}, "too large"},
 		{"OTLP/HTTP a million attributes", h.c.otlpHTTP("/v1/traces"), proto, protoBody(t, manyAttrs), []int{400, 413}, "too large"},
 		{"OTLP/HTTP gzip bomb", h.c.otlpHTTP("/v1/traces"), protoGzip, bomb, []int{400, 413}, "too large"},
-		{"store port /v1/traces over the limit", h.c.api("/v1/traces"), proto, protoBody(t, bigSpan), []int{413}, ""},
+		{"store port /v1/traces over the limit", h.c.api("/v1/traces"), proto, protoBody(t, bigSpan), []int{413}, "exceeds"},
 		{"store port /v1/traces gzip bomb", h.c.api("/v1/traces"), protoGzip, bomb, []int{413}, "exceeds"},
 		{"store API body over max_request_body_size", h.c.api("/v1/agl/rollouts"), jsonCT,
 			[]byte(`{"input":"` + big + `"}`), []int{413}, "too large"},
@@ -265,11 +262,11 @@ func TestHostileSpans(t *testing.T) {
 	// processor has dealt with it (built triplets or counted a failure).
 	complete := func(t *testing.T, rolloutID string) {
 		t.Helper()
-		before := h.c.metric(t, "otelcol_processor_triplet_attempts_completed") + h.c.metric(t, "otelcol_processor_triplet_attempts_failed")
+		before := h.c.metric(t, "otelcol_processor_triplet_attempts_completed") + h.c.metric(t, "otelcol_processor_triplet_build_failures")
 		var out map[string]any
 		postJSON(t, h.c.api("/v1/agl/rollouts/"+rolloutID+"/attempts/latest"), map[string]any{"status": "succeeded"}, &out)
 		eventually(t, dataTimeout, func() error {
-			after := h.c.metric(t, "otelcol_processor_triplet_attempts_completed") + h.c.metric(t, "otelcol_processor_triplet_attempts_failed")
+			after := h.c.metric(t, "otelcol_processor_triplet_attempts_completed") + h.c.metric(t, "otelcol_processor_triplet_build_failures")
 			if after <= before {
 				return notYet("triplet processor has not handled %s", rolloutID)
 			}
@@ -298,19 +295,35 @@ func TestHostileSpans(t *testing.T) {
 		a.PutStr("gen_ai.completion.0.content", "hello")
 	}
 
-	t.Run("deeply nested AnyValue", func(t *testing.T) {
-		ro, at := h.startRollout(t)
-		td, _ := labelled(ro, at, "openai.chat.completion", func(a pcommon.Map) {
+	nested := func(depth int) func(pcommon.Map) {
+		return func(a pcommon.Map) {
 			llmAttrs(a)
 			m := a.PutEmptyMap("deep")
-			for range 20_000 {
+			for range depth {
 				m = m.PutEmptyMap("d")
 			}
 			l := a.PutEmptySlice("deep_list")
-			for range 20_000 {
+			for range depth {
 				l = l.AppendEmpty().SetEmptySlice()
 			}
-		})
+		}
+	}
+	t.Run("AnyValue nested beyond the decoder's limit", func(t *testing.T) {
+		// pdata stops at 100 levels of messages (AnyValue, KeyValueList,
+		// KeyValue): the whole export is refused as unparsable.
+		td, _ := labelled("ro-deep", "at-1", "deep", nested(20_000))
+		for _, s := range []loadgen.Sender{h.http, h.grpc} {
+			err := s.Send(ctx, td)
+			if err == nil || !strings.Contains(err.Error(), "recursion depth") {
+				t.Errorf("export of a 20 000-deep value: %v, want a recursion depth error", err)
+			}
+		}
+		h.stillServing(t)
+	})
+
+	t.Run("AnyValue nested up to the limit", func(t *testing.T) {
+		ro, at := h.startRollout(t)
+		td, _ := labelled(ro, at, "openai.chat.completion", nested(30))
 		send(t, h.http, td)
 		waitForSpans(t, h.c.collector, ro, at, 1)
 		complete(t, ro)
@@ -320,10 +333,8 @@ func TestHostileSpans(t *testing.T) {
 	t.Run("span with 100k attributes", func(t *testing.T) {
 		ro, at := h.startRollout(t)
 		td, _ := labelled(ro, at, "openai.chat.completion", func(a pcommon.Map) {
+			fillAttrs(t, a, 100_000, func(i int) (string, any) { return "gen_ai.prompt." + strconv.Itoa(i+1) + ".content", "m" })
 			llmAttrs(a)
-			for i := range 100_000 {
-				a.PutStr("gen_ai.prompt."+strconv.Itoa(i+1)+".content", "m")
-			}
 		})
 		send(t, h.grpc, td)
 		spans := waitForSpans(t, h.c.collector, ro, at, 1)
@@ -430,6 +441,20 @@ func TestHostileSpans(t *testing.T) {
 		waitForSpans(t, h.c.collector, "4242", "7", 1)
 		h.stillServing(t)
 	})
+}
+
+// fillAttrs puts n attributes at once (Map.Put* looks for an existing key
+// first, so n calls would take quadratic time).
+func fillAttrs(t *testing.T, a pcommon.Map, n int, kv func(int) (string, any)) {
+	t.Helper()
+	raw := make(map[string]any, n)
+	for i := range n {
+		k, v := kv(i)
+		raw[k] = v
+	}
+	if err := a.FromRaw(raw); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func getRaw(t *testing.T, url string) (int, []byte) {

@@ -56,7 +56,9 @@ func launch(t *testing.T, dataDir string, spec launchSpec) *managed {
 	return m
 }
 
-func testdataPath(name string) string { return filepath.Join(repoRoot, "internal", "e2e", "testdata", name) }
+func testdataPath(name string) string {
+	return filepath.Join(repoRoot, "internal", "e2e", "testdata", name)
+}
 
 func (m *managed) start(t *testing.T, dataDir string) {
 	t.Helper()

@@ -124,6 +124,12 @@ func (h *Handler) readBody(r *http.Request) ([]byte, int, error) {
 	}
 	body, err := io.ReadAll(reader)
 	if err != nil {
+		// The server's max_request_body_size (http.MaxBytesReader, applied
+		// to the decompressed body too) is a size limit, not a parse error.
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, http.StatusRequestEntityTooLarge, fmt.Errorf("request body exceeds %d bytes", tooLarge.Limit)
+		}
 		return nil, http.StatusBadRequest, fmt.Errorf("Unable to parse OTLP traces payload: %w", err)
 	}
 	if h.maxBody > 0 && int64(len(body)) > h.maxBody {
@@ -160,7 +166,9 @@ func writeResponse(w http.ResponseWriter, r *http.Request, encoding string, outc
 }
 
 func writeStatus(w http.ResponseWriter, r *http.Request, encoding string, code int, msg string) {
-	st := &spb.Status{Code: int32(grpcCode(code)), Message: msg}
+	// Messages can quote the request (a parser's error); protobuf and
+	// protojson refuse to encode strings that are not valid UTF-8.
+	st := &spb.Status{Code: int32(grpcCode(code)), Message: strings.ToValidUTF8(msg, "\uFFFD")}
 	var body []byte
 	if encoding == contentTypeJSON {
 		body, _ = protojson.Marshal(st)

@@ -27,7 +27,7 @@ func (e *InvalidArgumentError) Error() string { return e.Message }
 type TransientError struct{ Err error }
 
 func (e *TransientError) Error() string { return "transient store error: " + e.Err.Error() }
-func (e *TransientError) Unwrap() error  { return e.Err }
+func (e *TransientError) Unwrap() error { return e.Err }
 
 // IsTransient reports whether err is worth retrying.
 func IsTransient(err error) bool {

@@ -99,6 +99,16 @@ func (b *buffer) add(key attemptKey, spans []model.Span) (dropped, delta int) {
 	return dropped, delta
 }
 
+// retry marks a completed attempt for another build, after its triplets
+// could not be sent downstream.
+func (b *buffer) retry(key attemptKey) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if a := b.attempts[key]; a != nil && a.completed() {
+		a.dirty = true
+	}
+}
+
 // markStoreEnded records that the store saw the attempt end.
 func (b *buffer) markStoreEnded(key attemptKey) {
 	b.mu.Lock()
@@ -152,7 +162,9 @@ func (b *buffer) due(all bool) (jobs []job, freed int, evicted int) {
 	}
 	more, f, e := b.relieve(now)
 	jobs = append(jobs, more...)
-	sort.Slice(jobs, func(i, j int) bool { return jobs[i].key.rollout+jobs[i].key.attempt < jobs[j].key.rollout+jobs[j].key.attempt })
+	sort.Slice(jobs, func(i, j int) bool {
+		return jobs[i].key.rollout+jobs[i].key.attempt < jobs[j].key.rollout+jobs[j].key.attempt
+	})
 	return jobs, freed + f, e
 }
 

@@ -223,6 +223,9 @@ func (p *tripletProcessor) complete(ctx context.Context, j job) {
 		return
 	}
 	if err := p.next.ConsumeTraces(ctx, td); err != nil {
+		// Back-pressure (a full exporter queue) must not lose the attempt's
+		// triplets: build them again, with the next revision, on a later tick.
+		p.buf.retry(j.key)
 		p.fail(ctx, j, "downstream", err)
 		return
 	}

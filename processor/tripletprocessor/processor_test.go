@@ -3,6 +3,7 @@ package tripletprocessor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -393,4 +394,35 @@ func TestRewardAddedThroughTheStoreAPI(t *testing.T) {
 	got := h.waitTriplets(t, 1)
 	require.NotNil(t, got[0].Triplet.Reward, "the REST reward span reached the triplet")
 	assert.Equal(t, 0.5, *got[0].Triplet.Reward)
+}
+
+// flaky refuses the first n calls, like an exporter whose queue is full.
+type flaky struct {
+	consumertest.TracesSink
+	refuse int
+}
+
+func (f *flaky) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	for i := 0; i < td.ResourceSpans().Len(); i++ {
+		spans := td.ResourceSpans().At(i).ScopeSpans().At(0).Spans()
+		if spans.Len() > 0 && tripletspan.Is(spans.At(0)) && f.refuse > 0 {
+			f.refuse--
+			return errors.New("sending queue is full")
+		}
+	}
+	return f.TracesSink.ConsumeTraces(ctx, td)
+}
+
+func TestTripletsRetriedAfterBackPressure(t *testing.T) {
+	sink := &flaky{refuse: 2}
+	proc, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), fastConfig(), sink)
+	require.NoError(t, err)
+	require.NoError(t, proc.Start(context.Background(), componenttest.NewNopHost()))
+	t.Cleanup(func() { _ = proc.Shutdown(context.Background()) })
+	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
+	require.NoError(t, proc.ConsumeTraces(context.Background(), run.children()))
+	require.NoError(t, proc.ConsumeTraces(context.Background(), run.root()))
+	h := &harness{sink: &sink.TracesSink}
+	got := h.waitTriplets(t, 2)
+	assert.Equal(t, 3, got[0].Revision, "two refused builds, the third got through")
 }

@@ -23,11 +23,11 @@ import (
 )
 
 type options struct {
-	root, binary, python, pgDSN, targets, name, out, workDir string
-	quick, growth, keep                                      bool
-	load                                                     benchrun.LoadConfig
-	growthSpans, growthEvery                                 int64
-	growthTimeout                                            time.Duration
+	root, binary, python, pgDSN, targets, name, out, workDir, note string
+	quick, growth, keep                                            bool
+	load                                                           benchrun.LoadConfig
+	growthSpans, growthEvery                                       int64
+	growthTimeout                                                  time.Duration
 }
 
 func parseFlags(args []string) (options, error) {
@@ -41,6 +41,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.targets, "targets", "a,b,c,d", "targets to run: a ceiling, b SQLite, c PostgreSQL, d Agent Lightning")
 	fs.StringVar(&o.name, "name", "", "results name: bench/results/<date>-<name>.md (default quick, full or growth)")
 	fs.StringVar(&o.out, "out", "bench/results", "results directory (relative to --root)")
+	fs.StringVar(&o.note, "note", "", "a sentence for the results file (e.g. how the PostgreSQL server is configured)")
 	fs.StringVar(&o.workDir, "workdir", "", "directory for data and logs (default: a temporary directory, removed unless --keep)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (data and server logs)")
 	fs.BoolVar(&o.quick, "quick", false, "a run under a minute: fewer rollouts, a short latency phase")
@@ -53,7 +54,7 @@ func parseFlags(args []string) (options, error) {
 	fs.IntVar(&o.load.Workers, "workers", 8, "concurrent senders in the throughput phase")
 	fs.IntVar(&o.load.SpansPerRequest, "spans-per-request", 0, "split rollouts into exports of this many spans (0: one export per rollout)")
 	fs.StringVar(&o.load.Protocol, "protocol", "http", "OTLP transport for (a)-(c): http or grpc ((d) takes only http)")
-	fs.Float64Var(&o.load.LatencyRate, "latency-rate", 500, "background load of the latency phase, spans/s")
+	fs.Float64Var(&o.load.LatencyRate, "latency-rate", 100, "background load of the latency phase, spans/s (well below every target's capacity)")
 	fs.DurationVar(&o.load.LatencyDuration, "latency-duration", 20*time.Second, "length of the latency phase (0 skips it)")
 	fs.IntVar(&o.load.Probers, "probers", 2, "latency probes in flight at once")
 	fs.DurationVar(&o.load.DrainTimeout, "drain-timeout", 2*time.Minute, "how long to wait for spans and triplets after the last export")
@@ -166,7 +167,7 @@ func run(ctx context.Context, o options) error {
 		python = o.python
 	}
 	// Described first: the load average shows what else the machine was doing.
-	rep := benchrun.Report{Name: o.name, Load: benchrun.NewLoadReport(o.load), Machine: benchrun.DescribeMachine(o.root, python)}
+	rep := benchrun.Report{Name: o.name, Note: o.note, Load: benchrun.NewLoadReport(o.load), Machine: benchrun.DescribeMachine(o.root, python)}
 	for _, t := range benchrun.Targets() {
 		if !wanted[t.Key] {
 			continue

@@ -80,6 +80,7 @@ func output(dir, name string, args ...string) string {
 // Report is everything one bench/run invocation measured.
 type Report struct {
 	Name    string     `json:"name"`
+	Note    string     `json:"note,omitempty"` // anything the machine description misses (--note)
 	Machine Machine    `json:"machine"`
 	Load    LoadReport `json:"load"`
 	Results []Result   `json:"results"`
@@ -281,6 +282,9 @@ func (rep Report) Document() string {
 	l := rep.Load
 	fmt.Fprintf(&b, "# Benchmark %s (%s)\n\n", rep.Name, rep.Machine.Date[:10])
 	fmt.Fprintf(&b, "Machine: %s. Everything on loopback, the load generator on the same machine.\n\n", rep.Machine.MachineLine())
+	if rep.Note != "" {
+		b.WriteString(rep.Note + "\n\n")
+	}
 	fmt.Fprintf(&b, "Load: %d rollouts of %d spans (%d LLM calls with %d-byte messages, %d prompt and %d response token ids and a growing conversation",
 		l.Rollouts, l.SpansPerRollout, l.CallsPerRollout, l.MessageBytes, l.PromptTokens, l.ResponseTokens)
 	if l.ToolCalls {
