@@ -34,14 +34,15 @@ import (
 func main() {
 	dataDir := flag.String("data", "", "data directory of the run (default: a new temporary directory, kept)")
 	timeout := flag.Duration("timeout", 10*time.Minute, "give up after this long")
+	agent := flag.String("agent", "", "agent executable run per rollout (default: the Go arithmetic agent, built from examples/arithmetic-agent)")
 	flag.Parse()
-	if err := run(*dataDir, *timeout); err != nil {
+	if err := run(*dataDir, *agent, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "apo example:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dataDir string, timeout time.Duration) error {
+func run(dataDir, agent string, timeout time.Duration) error {
 	root, err := repoRoot()
 	if err != nil {
 		return err
@@ -52,8 +53,15 @@ func run(dataDir string, timeout time.Duration) error {
 		}
 	}
 	collectorBin, agentBin := filepath.Join(root, "bin", "otelcol-lightning"), filepath.Join(root, "bin", "arithmetic-agent")
+	builds := map[string]string{"./cmd/otelcol-lightning": collectorBin, "./examples/arithmetic-agent": agentBin}
+	if agent != "" {
+		if agentBin, err = filepath.Abs(agent); err != nil {
+			return err
+		}
+		delete(builds, "./examples/arithmetic-agent")
+	}
 	fmt.Println("==> building the collector and the agent")
-	for pkg, out := range map[string]string{"./cmd/otelcol-lightning": collectorBin, "./examples/arithmetic-agent": agentBin} {
+	for pkg, out := range builds {
 		if err := goBuild(root, pkg, out); err != nil {
 			return err
 		}
