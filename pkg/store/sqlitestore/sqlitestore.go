@@ -89,6 +89,9 @@ func OpenContext(ctx context.Context, path string, opts ...Option) (store.Backen
 	return b, nil
 }
 
+// walSizeLimit bounds the WAL file after checkpoints (bytes).
+const walSizeLimit = 64 << 20
+
 // dsn builds a file: URI for the driver. The writer sets the persistent WAL
 // mode and begins its transactions IMMEDIATE; readers are query-only.
 func dsn(path string, cfg config, write bool) string {
@@ -97,6 +100,9 @@ func dsn(path string, cfg config, write bool) string {
 	q.Add("_pragma", "synchronous(NORMAL)")
 	if write {
 		q.Add("_pragma", "journal_mode(WAL)")
+		// Under sustained ingest the WAL would otherwise keep the size of
+		// its largest burst; after a checkpoint it is cut back to this.
+		q.Add("_pragma", "journal_size_limit("+strconv.Itoa(walSizeLimit)+")")
 		q.Set("_txlock", "immediate")
 	} else {
 		q.Add("_pragma", "query_only(1)")

@@ -873,3 +873,23 @@ func BenchmarkInsertSpans(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N*batch)/b.Elapsed().Seconds(), "spans/s")
 }
+
+func TestWriterBoundsTheWAL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wal.db")
+	db, err := sql.Open("sqlite", dsn(path, config{busyTimeout: time.Second}, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var limit int64
+	if err := db.QueryRow("PRAGMA journal_size_limit").Scan(&limit); err != nil {
+		t.Fatal(err)
+	}
+	if limit != walSizeLimit {
+		t.Fatalf("journal_size_limit %d, want %d", limit, walSizeLimit)
+	}
+	var mode string
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Fatalf("journal_mode %q (%v)", mode, err)
+	}
+}
