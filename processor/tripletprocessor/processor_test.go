@@ -426,3 +426,39 @@ func TestTripletsRetriedAfterBackPressure(t *testing.T) {
 	got := h.waitTriplets(t, 2)
 	assert.Equal(t, 3, got[0].Revision, "two refused builds, the third got through")
 }
+
+func TestToolCallsFromChildSpans(t *testing.T) {
+	h := newHarness(t, fastConfig(), nil)
+	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
+	td := run.root()
+	spans := td.ResourceSpans().At(0).ScopeSpans().At(0).Spans()
+	llm := run.span(spans, 2, 1, "openai.chat.completion", time.Second, 2*time.Second)
+	llm.Attributes().PutStr("gen_ai.response.id", "r-1")
+	llm.Attributes().PutStr("gen_ai.prompt.0.role", "user")
+	llm.Attributes().PutStr("gen_ai.prompt.0.content", "weather in Paris?")
+	llm.Attributes().PutStr("gen_ai.completion.0.role", "assistant")
+	llm.Attributes().PutStr("gen_ai.completion.0.finish_reason", "tool_calls")
+	tool := run.span(spans, 3, 2, "tool_call.get_weather", 1500*time.Millisecond, 1600*time.Millisecond)
+	tool.Attributes().PutStr("tool.name", "get_weather")
+	tool.Attributes().PutStr("tool.parameters", `{"city":"Paris"}`)
+	tool.Attributes().PutStr("tool.call.id", "call_1")
+	tool.Attributes().PutStr("tool.call.type", "function")
+	require.NoError(t, h.proc.ConsumeTraces(context.Background(), td))
+	got := h.waitTriplets(t, 1)
+	var resp struct {
+		Message struct {
+			ToolCalls []struct {
+				ID       string `json:"id"`
+				Function struct {
+					Name      string `json:"name"`
+					Arguments string `json:"arguments"`
+				} `json:"function"`
+			} `json:"tool_calls"`
+		} `json:"message"`
+	}
+	require.NoError(t, json.Unmarshal(got[0].Triplet.Response, &resp))
+	require.Len(t, resp.Message.ToolCalls, 1)
+	assert.Equal(t, "call_1", resp.Message.ToolCalls[0].ID)
+	assert.Equal(t, "get_weather", resp.Message.ToolCalls[0].Function.Name)
+	assert.Equal(t, `{"city":"Paris"}`, resp.Message.ToolCalls[0].Function.Arguments)
+}
