@@ -125,7 +125,7 @@ func (c *messagesConnector) dedup(b *batch) {
 	}
 	drop := map[*call]bool{}
 	for k, group := range groups {
-		if c.seen != nil && c.seen.contains(k) {
+		if c.seen != nil && c.seen.Contains(k) {
 			for _, cl := range group {
 				drop[cl] = true
 			}

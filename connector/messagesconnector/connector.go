@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-lightning/otelcol-lightning/connector/messagesconnector/internal/metadata"
+	"github.com/otelcol-lightning/otelcol-lightning/internal/recentset"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/genai"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 )
@@ -38,7 +39,7 @@ type messagesConnector struct {
 	next      consumer.Logs
 	resolver  *otlpspan.Resolver
 	parseOpts []genai.Option
-	seen      *recentKeys // nil when the cross-batch dedup is off
+	seen      *recentset.Set[callKey] // nil when the cross-batch dedup is off
 	telemetry *metadata.TelemetryBuilder
 	reasons   map[string]metric.AddOption
 }
@@ -78,7 +79,7 @@ func newConnector(set connector.Settings, cfg *Config, next consumer.Logs) (*mes
 		telemetry: tb, reasons: reasons,
 	}
 	if cfg.DedupCacheSize > 0 {
-		c.seen = newRecentKeys(cfg.DedupCacheSize)
+		c.seen = recentset.New[callKey](cfg.DedupCacheSize)
 	}
 	return c, nil
 }
@@ -115,7 +116,7 @@ func (c *messagesConnector) ConsumeTraces(ctx context.Context, td ptrace.Traces)
 		return err
 	}
 	if c.seen != nil {
-		c.seen.add(b.keys()...)
+		c.seen.Add(b.keys()...)
 	}
 	c.telemetry.ConnectorMessagesRecordsEmitted.Add(ctx, int64(len(b.calls)))
 	return nil

@@ -31,6 +31,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/otelcol-lightning/otelcol-lightning/connector/messagesconnector/internal/metadatatest"
+	"github.com/otelcol-lightning/otelcol-lightning/internal/recentset"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/genai"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 )
@@ -281,13 +282,13 @@ func TestJSONToValueKeepsOrderAndIntegers(t *testing.T) {
 }
 
 func TestRecentKeysEvictsOldest(t *testing.T) {
-	r := newRecentKeys(2)
+	r := recentset.New[callKey](2)
 	a, b, c := callKey{responseID: "a"}, callKey{responseID: "b"}, callKey{responseID: "c"}
-	r.add(a, b, a)
-	r.add(c)
-	assert.False(t, r.contains(a))
-	assert.True(t, r.contains(b))
-	assert.True(t, r.contains(c))
+	r.Add(a, b, a)
+	r.Add(c)
+	assert.False(t, r.Contains(a))
+	assert.True(t, r.Contains(b))
+	assert.True(t, r.Contains(c))
 }
 
 // The records work with any logs exporter: here the core debug exporter

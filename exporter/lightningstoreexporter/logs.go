@@ -9,7 +9,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/consumer/consumererror"
@@ -17,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-lightning/otelcol-lightning/internal/recentset"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
@@ -37,52 +37,15 @@ const messageCacheSize = 65536
 
 type messageKey struct{ rollout, attempt, spanID string }
 
-// storedMessages is a bounded first-in first-out set of message keys.
-type storedMessages struct {
-	mu   sync.Mutex
-	set  map[messageKey]struct{}
-	ring []messageKey
-	next int
-}
-
-func newStoredMessages(capacity int) *storedMessages {
-	return &storedMessages{set: make(map[messageKey]struct{}, capacity), ring: make([]messageKey, 0, capacity)}
-}
-
-func (s *storedMessages) contains(k messageKey) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.set[k]
-	return ok
-}
-
-func (s *storedMessages) add(keys []messageKey) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, k := range keys {
-		if _, ok := s.set[k]; ok {
-			continue
-		}
-		if len(s.ring) < cap(s.ring) {
-			s.ring = append(s.ring, k)
-		} else {
-			delete(s.set, s.ring[s.next])
-			s.ring[s.next] = k
-			s.next = (s.next + 1) % len(s.ring)
-		}
-		s.set[k] = struct{}{}
-	}
-}
-
 // logsExporter stores the messages connector's records (one LLM call in
 // OpenAI chat format each) in the store's messages table.
 type logsExporter struct {
 	*storeExporter
-	stored *storedMessages
+	stored *recentset.Set[messageKey]
 }
 
 func newLogsExporter(e *storeExporter) *logsExporter {
-	return &logsExporter{storeExporter: e, stored: newStoredMessages(messageCacheSize)}
+	return &logsExporter{storeExporter: e, stored: recentset.New[messageKey](messageCacheSize)}
 }
 
 // pushLogs writes the message records of one batch in one store call.
@@ -125,7 +88,7 @@ func (e *logsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 		if err != nil {
 			return e.storeFailure(err, fmt.Sprintf("write %d messages to the store", len(msgs)))
 		}
-		e.stored.add(messageKeys(msgs))
+		e.stored.Add(messageKeys(msgs)...)
 		e.telemetry.ExporterLightningstoreMessagesStored.Add(ctx, int64(len(msgs)))
 	}
 	if duplicates > 0 {
@@ -246,7 +209,7 @@ func (e *logsExporter) withoutStored(msgs []model.MessageRecord) ([]model.Messag
 	for _, m := range msgs {
 		if m.SpanID != "" {
 			k := messageKey{m.RolloutID, m.AttemptID, m.SpanID}
-			if seen[k] || e.stored.contains(k) {
+			if seen[k] || e.stored.Contains(k) {
 				dups++
 				continue
 			}

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/otelcol-lightning/otelcol-lightning/exporter/lightningstoreexporter/internal/metadatatest"
+	"github.com/otelcol-lightning/otelcol-lightning/internal/recentset"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
@@ -195,13 +196,13 @@ func TestLogsNotStarted(t *testing.T) {
 }
 
 func TestStoredMessagesEvictsOldest(t *testing.T) {
-	s := newStoredMessages(2)
+	s := recentset.New[messageKey](2)
 	a, b, c := messageKey{spanID: "a"}, messageKey{spanID: "b"}, messageKey{spanID: "c"}
-	s.add([]messageKey{a, b, a})
-	s.add([]messageKey{c})
-	assert.False(t, s.contains(a))
-	assert.True(t, s.contains(b))
-	assert.True(t, s.contains(c))
+	s.Add(a, b, a)
+	s.Add(c)
+	assert.False(t, s.Contains(a))
+	assert.True(t, s.Contains(b))
+	assert.True(t, s.Contains(c))
 }
 
 func TestWriteJSONKeepsKeyOrder(t *testing.T) {
