@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/export"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 )
@@ -17,20 +18,6 @@ func (h *handler) lightningRoutes() {
 	h.mux.HandleFunc("GET "+LightningPrefix+"/rollouts/{rollout_id}/triplets", h.getTriplets)
 	h.mux.HandleFunc("GET "+LightningPrefix+"/rollouts/{rollout_id}/messages", h.getMessages)
 	h.exportRoutes()
-}
-
-// tripletItem is a stored triplet in Agent Lightning's shape (prompt,
-// response, reward, metadata) with its place in the rollout.
-type tripletItem struct {
-	RolloutID string          `json:"rollout_id"`
-	AttemptID string          `json:"attempt_id"`
-	Index     int             `json:"index"`
-	Revision  int             `json:"revision"`
-	SpanID    string          `json:"span_id"`
-	Prompt    json.RawMessage `json:"prompt"`
-	Response  json.RawMessage `json:"response"`
-	Reward    *float64        `json:"reward"`
-	Metadata  json.RawMessage `json:"metadata"`
 }
 
 // attemptParam reads ?attempt_id=, defaulting to the latest attempt; "all"
@@ -52,13 +39,9 @@ func (h *handler) getTriplets(w http.ResponseWriter, r *http.Request) {
 		h.writeStoreError(w, r, err)
 		return
 	}
-	items := make([]tripletItem, len(recs))
+	items := make([]export.TripletLine, len(recs))
 	for i, rec := range recs {
-		items[i] = tripletItem{
-			RolloutID: rec.RolloutID, AttemptID: rec.AttemptID, Index: rec.Index, Revision: rec.Revision, SpanID: rec.SpanID,
-			Prompt: model.RawOrNull(rec.Triplet.Prompt), Response: model.RawOrNull(rec.Triplet.Response),
-			Reward: rec.Triplet.Reward, Metadata: model.RawOrNull(rec.Triplet.Metadata),
-		}
+		items[i] = export.NewTripletLine(rec)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items})
 }
