@@ -56,16 +56,22 @@ func startCollector(t *testing.T, dataDir string) *collector {
 // free loopback port and env added to the environment.
 func startCollectorConfig(t *testing.T, config string, env ...string) *collector {
 	t.Helper()
-	ports := freePorts(t, 5)
+	c := spawn(t, freePorts(t, 5), []string{"--config", filepath.Join(configDir, config)}, env...)
+	c.waitReady(t)
+	return c
+}
+
+// spawn starts the binary with args, its listeners on ports (OTLP gRPC, OTLP
+// HTTP, store API, health check, metrics) and env added to the environment.
+// The process is stopped at cleanup, its output logged if the test failed.
+func spawn(t *testing.T, ports []int, args []string, env ...string) *collector {
+	t.Helper()
+	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
 	c := &collector{
-		GRPCAddr:   "127.0.0.1:" + strconv.Itoa(ports[0]),
-		HTTPAddr:   "127.0.0.1:" + strconv.Itoa(ports[1]),
-		APIAddr:    "127.0.0.1:" + strconv.Itoa(ports[2]),
-		HealthAddr: "127.0.0.1:" + strconv.Itoa(ports[3]),
-		output:     &syncBuffer{},
-		exited:     make(chan struct{}),
+		GRPCAddr: addr(0), HTTPAddr: addr(1), APIAddr: addr(2), HealthAddr: addr(3),
+		output: &syncBuffer{}, exited: make(chan struct{}),
 	}
-	cmd := exec.Command(binary, "--config", filepath.Join(configDir, config))
+	cmd := exec.Command(binary, args...)
 	cmd.Env = append(os.Environ(),
 		"LIGHTNING_OTLP_GRPC_ENDPOINT="+c.GRPCAddr,
 		"LIGHTNING_OTLP_HTTP_ENDPOINT="+c.HTTPAddr,
@@ -74,8 +80,7 @@ func startCollectorConfig(t *testing.T, config string, env ...string) *collector
 		"LIGHTNING_METRICS_PORT="+strconv.Itoa(ports[4]),
 	)
 	cmd.Env = append(cmd.Env, env...)
-	cmd.Stdout = c.output
-	cmd.Stderr = c.output
+	cmd.Stdout, cmd.Stderr = c.output, c.output
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start collector: %v", err)
 	}
@@ -90,7 +95,6 @@ func startCollectorConfig(t *testing.T, config string, env ...string) *collector
 			t.Logf("collector output:\n%s", c.output.String())
 		}
 	})
-	c.waitReady(t)
 	return c
 }
 

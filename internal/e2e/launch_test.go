@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -62,12 +61,6 @@ func testdataPath(name string) string {
 
 func (m *managed) start(t *testing.T, dataDir string) {
 	t.Helper()
-	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(m.ports[i]) }
-	c := &collector{
-		GRPCAddr: addr(0), HTTPAddr: addr(1), APIAddr: addr(2), HealthAddr: addr(3),
-		DataDir: dataDir, output: &syncBuffer{}, exited: make(chan struct{}),
-	}
-	m.MetricsAddr = "localhost:" + strconv.Itoa(m.ports[4])
 	var args []string
 	if !m.spec.replace {
 		args = append(args, "--config", filepath.Join(configDir, "collector.yaml"))
@@ -75,32 +68,10 @@ func (m *managed) start(t *testing.T, dataDir string) {
 	for _, cfg := range m.spec.configs {
 		args = append(args, "--config", cfg)
 	}
-	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(),
-		"LIGHTNING_OTLP_GRPC_ENDPOINT="+c.GRPCAddr,
-		"LIGHTNING_OTLP_HTTP_ENDPOINT="+c.HTTPAddr,
-		"LIGHTNING_API_ENDPOINT="+c.APIAddr,
-		"LIGHTNING_HEALTH_ENDPOINT="+c.HealthAddr,
-		"LIGHTNING_METRICS_PORT="+strconv.Itoa(m.ports[4]),
-		"LIGHTNING_DATA_DIR="+dataDir,
-	)
-	cmd.Env = append(cmd.Env, m.spec.env...)
-	cmd.Stdout, cmd.Stderr = c.output, c.output
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start collector: %v", err)
-	}
-	c.cmd = cmd
-	go func() {
-		c.err = cmd.Wait()
-		close(c.exited)
-	}()
-	t.Cleanup(func() {
-		c.stop(t)
-		if t.Failed() {
-			t.Logf("collector output:\n%s", c.output.String())
-		}
-	})
-	m.collector = c
+	env := append([]string{"LIGHTNING_DATA_DIR=" + dataDir}, m.spec.env...)
+	m.collector = spawn(t, m.ports, args, env...)
+	m.DataDir = dataDir
+	m.MetricsAddr = "localhost:" + strconv.Itoa(m.ports[4])
 	m.waitReady(t)
 }
 
@@ -143,13 +114,6 @@ func (m *managed) waitReady(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// crash ends the process with SIGKILL, as a crash or the OOM killer would.
-func (m *managed) crash(t *testing.T) {
-	t.Helper()
-	_ = m.cmd.Process.Kill()
-	<-m.exited
 }
 
 // restart starts a new process on the same ports and data directory.

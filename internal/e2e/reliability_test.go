@@ -214,7 +214,7 @@ func TestReliabilityKill9PersistentQueue(t *testing.T) {
 			}
 			time.Sleep(time.Millisecond)
 		}
-		c.crash(t)
+		c.kill(t)
 		t.Logf("kill -9 %d after %d acknowledged spans", k+1, in.ackedSpans.Load())
 		c.restart(t)
 	}
