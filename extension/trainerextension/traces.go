@@ -61,7 +61,7 @@ func (b *tracesBridge) consume(ctx context.Context, td ptrace.Traces) (traceshtt
 		return traceshttp.Outcome{}, fmt.Errorf("no traces pipeline is attached yet (add the trainer receiver to a pipeline): %w", traceshttp.ErrUnavailable)
 	}
 	total := td.SpanCount()
-	reasons, err := b.filter(ctx, td)
+	reasons, unnumbered, err := b.admit(ctx, td)
 	if err != nil {
 		return traceshttp.Outcome{}, fmt.Errorf("check rollouts: %v: %w", err, traceshttp.ErrUnavailable)
 	}
@@ -69,7 +69,7 @@ func (b *tracesBridge) consume(ctx context.Context, td ptrace.Traces) (traceshtt
 	if td.SpanCount() == 0 {
 		return out, nil
 	}
-	if err := b.numberSpans(ctx, td); err != nil {
+	if err := b.numberSpans(ctx, unnumbered); err != nil {
 		return traceshttp.Outcome{}, fmt.Errorf("allocate sequence ids: %v: %w", err, traceshttp.ErrUnavailable)
 	}
 	if err := next.ConsumeTraces(ctx, td); err != nil {
@@ -95,14 +95,19 @@ func (d dropReasons) message() string {
 	return ""
 }
 
-// filter removes the spans Agent Lightning's server would not store:
-// unlabeled ones (policy drop) and, with unknown_rollouts: reject, those
-// whose rollout or attempt does not exist.
-func (b *tracesBridge) filter(ctx context.Context, td ptrace.Traces) (dropReasons, error) {
+// unnumbered is a kept labelled span that still needs a sequence id.
+type unnumbered struct {
+	span ptrace.Span
+	key  store.SequenceKey
+}
+
+// admit walks the export once. It removes the spans Agent Lightning's server
+// would not store: unlabeled ones (policy drop) and, with unknown_rollouts:
+// reject, those whose rollout or attempt does not exist. It returns the kept
+// labelled spans that carry no sequence id, in arrival order.
+func (b *tracesBridge) admit(ctx context.Context, td ptrace.Traces) (dropReasons, []unnumbered, error) {
 	var d dropReasons
-	if b.cfg.Unlabeled != otlpspan.UnlabeledDrop && b.cfg.UnknownRollouts != otlpspan.UnknownReject {
-		return d, nil
-	}
+	var pending []unnumbered
 	known := map[[2]string]bool{}
 	var lookupErr error
 	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
@@ -111,30 +116,31 @@ func (b *tracesBridge) filter(ctx context.Context, td ptrace.Traces) (dropReason
 			ss.Spans().RemoveIf(func(span ptrace.Span) bool {
 				rollout, attempt, ok := otlpspan.Identity(span, res)
 				if !ok {
-					if b.cfg.Unlabeled == otlpspan.UnlabeledDrop {
-						d.unlabeled++
+					if b.cfg.Unlabeled != otlpspan.UnlabeledDrop {
+						return false
+					}
+					d.unlabeled++
+					return true
+				}
+				if b.cfg.UnknownRollouts == otlpspan.UnknownReject && lookupErr == nil {
+					exists, err := b.exists(ctx, known, rollout, attempt)
+					if err != nil {
+						lookupErr = err
+					} else if !exists {
+						d.unknown++
 						return true
 					}
-					return false
 				}
-				if b.cfg.UnknownRollouts != otlpspan.UnknownReject || lookupErr != nil {
-					return false
+				if otlpspan.SequenceID(span, res) == 0 {
+					pending = append(pending, unnumbered{span, store.SequenceKey{RolloutID: rollout, AttemptID: attempt}})
 				}
-				exists, err := b.exists(ctx, known, rollout, attempt)
-				if err != nil {
-					lookupErr = err
-					return false
-				}
-				if !exists {
-					d.unknown++
-				}
-				return !exists
+				return false
 			})
 			return ss.Spans().Len() == 0
 		})
 		return rs.ScopeSpans().Len() == 0
 	})
-	return d, lookupErr
+	return d, pending, lookupErr
 }
 
 func (b *tracesBridge) exists(ctx context.Context, known map[[2]string]bool, rollout, attempt string) (bool, error) {
@@ -166,28 +172,13 @@ func (b *tracesBridge) exists(ctx context.Context, known map[[2]string]bool, rol
 // server does so, and runners rely on it (the reward span a runner adds over
 // REST right after its traced spans must come after them). The ids travel
 // in an internal span attribute that the store exporter honours and drops.
-func (b *tracesBridge) numberSpans(ctx context.Context, td ptrace.Traces) error {
-	var keys []store.SequenceKey
-	var targets []ptrace.Span
-	rss := td.ResourceSpans()
-	for i := 0; i < rss.Len(); i++ {
-		res := rss.At(i).Resource().Attributes()
-		sss := rss.At(i).ScopeSpans()
-		for j := 0; j < sss.Len(); j++ {
-			spans := sss.At(j).Spans()
-			for k := 0; k < spans.Len(); k++ {
-				span := spans.At(k)
-				rollout, attempt, ok := otlpspan.Identity(span, res)
-				if !ok || otlpspan.SequenceID(span, res) > 0 {
-					continue
-				}
-				keys = append(keys, store.SequenceKey{RolloutID: rollout, AttemptID: attempt})
-				targets = append(targets, span)
-			}
-		}
-	}
-	if len(keys) == 0 {
+func (b *tracesBridge) numberSpans(ctx context.Context, pending []unnumbered) error {
+	if len(pending) == 0 {
 		return nil
+	}
+	keys := make([]store.SequenceKey, len(pending))
+	for i, p := range pending {
+		keys[i] = p.key
 	}
 	s := b.store()
 	if s == nil {
@@ -197,8 +188,8 @@ func (b *tracesBridge) numberSpans(ctx context.Context, td ptrace.Traces) error 
 	if err != nil {
 		return err
 	}
-	for i, span := range targets {
-		span.Attributes().PutInt(otlpspan.AttrAllocatedSequenceID, int64(ids[i]))
+	for i, p := range pending {
+		p.span.Attributes().PutInt(otlpspan.AttrAllocatedSequenceID, int64(ids[i]))
 	}
 	return nil
 }
