@@ -44,9 +44,15 @@ run: build
 validate: build
 	./$(BINARY) validate --config $(CONFIG)
 
-## test: the full test suite (generated code, vet, Go unit + end-to-end tests, interop, recorded fixtures)
+## test: the full test suite (generated code, vet, Go unit + end-to-end tests, interop, recorded fixtures, a short fuzz run)
 .PHONY: test
-test: check-generate vet go-test interop-test fixtures-check
+test: check-generate vet go-test interop-test fixtures-check fuzz-short
+
+## fuzz-short: every fuzz target for TEST_FUZZTIME (5s) each, as part of `make test`
+TEST_FUZZTIME ?= 5s
+.PHONY: fuzz-short
+fuzz-short:
+	FUZZTIME=$(TEST_FUZZTIME) internal/buildscripts/fuzz.sh
 
 .PHONY: vet
 vet:

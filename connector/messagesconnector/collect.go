@@ -53,7 +53,7 @@ func (b *batch) keys() []callKey {
 }
 
 // collect parses the LLM calls of td, drops duplicates and attaches the
-// rewards the batch reveals.
+// tool calls and rewards the batch reveals.
 func (c *messagesConnector) collect(td ptrace.Traces) *batch {
 	b := &batch{td: td, skipped: map[string]int{}}
 	for ri, rs := range td.ResourceSpans().All() {
@@ -65,6 +65,7 @@ func (c *messagesConnector) collect(td ptrace.Traces) *batch {
 		}
 	}
 	c.dedup(b)
+	attachToolSpans(b)
 	attachRewards(b)
 	return b
 }
@@ -165,6 +166,43 @@ func outermost(group []*call) *call {
 		}
 	}
 	return group[0]
+}
+
+// spanRef names a span across the resources of a batch.
+type spanRef struct {
+	trace pcommon.TraceID
+	span  pcommon.SpanID
+}
+
+// attachToolSpans gives a call whose completion lists no tool calls those
+// recorded on its child spans of the batch (AgentOps, and so Agent
+// Lightning's own tracer, records each tool call as a child span of the
+// LLM span). Children exported in another batch are not seen.
+func attachToolSpans(b *batch) {
+	if len(b.calls) == 0 {
+		return
+	}
+	// Which calls take child tool calls is the parser's rule; the scan
+	// only gathers the children of every call.
+	waiting := make(map[spanRef][]pcommon.Map, len(b.calls))
+	for _, cl := range b.calls {
+		waiting[spanRef{cl.span.TraceID(), cl.span.SpanID()}] = nil
+	}
+	for _, rs := range b.td.ResourceSpans().All() {
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, span := range ss.Spans().All() {
+				parent := spanRef{span.TraceID(), span.ParentSpanID()}
+				if children, ok := waiting[parent]; ok && !parent.span.IsEmpty() {
+					waiting[parent] = append(children, span.Attributes())
+				}
+			}
+		}
+	}
+	for _, cl := range b.calls {
+		if children := waiting[spanRef{cl.span.TraceID(), cl.span.SpanID()}]; len(children) > 0 {
+			cl.parsed.AttachChildToolCalls(slices.Values(children))
+		}
+	}
 }
 
 // attachRewards gives the batch's reward spans to its calls, within each

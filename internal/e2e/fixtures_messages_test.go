@@ -43,10 +43,6 @@ func TestFixtureMessages(t *testing.T) {
 				t.Fatalf("%d chat records, want one per call (2)", len(records))
 			}
 			for i, rec := range records {
-				if gap, known := knownMessageGaps[name]; known && gap.record == i {
-					t.Logf("record %d: known gap: %s", i, gap.why)
-					continue
-				}
 				line := sftLine(t, rec)
 				if err := export.CheckSFTLine(line); err != nil {
 					t.Errorf("record %d is not a valid fine-tuning line: %v\n%s", i, err, line)
@@ -57,15 +53,6 @@ func TestFixtureMessages(t *testing.T) {
 			}
 		})
 	}
-}
-
-// knownMessageGaps are records the connector cannot complete from one span.
-var knownMessageGaps = map[string]struct {
-	record int
-	why    string
-}{
-	"agentlightning": {0, "AgentOps records the tool call on child spans (tool_call.<name>), not on the LLM span, so the " +
-		"assistant message that calls the tool has neither content nor tool_calls"},
 }
 
 func waitForMessages(t *testing.T, c *collector, rolloutID string) []map[string]any {

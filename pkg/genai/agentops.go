@@ -12,7 +12,10 @@ package genai
 //     completion_tokens / total_tokens and the underscore forms
 //     gen_ai.usage.cache_read_input_tokens and gen_ai.usage.reasoning_tokens
 //     (the usage key lists in parse.go);
-//   - prompt entries may carry .type and .speaker, which are ignored.
+//   - prompt entries may carry .type and .speaker, which are ignored;
+//   - a tool call the completion does not list is a child span (tool.name,
+//     tool.parameters, ...), which a parser of one span cannot see: callers
+//     that hold the children pass them to Call.AttachChildToolCalls.
 //
 // Rewards in agentops.task.output / agentops.entity.output are the reward
 // processor's business, not this package's.

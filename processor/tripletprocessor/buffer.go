@@ -25,6 +25,7 @@ type attemptState struct {
 	key   attemptKey
 	spans []model.Span
 	index map[string]int // span id → position, so a resent span replaces its copy
+	bytes int            // estimated heap bytes of spans
 
 	first, last time.Time
 	rootEnded   bool
@@ -56,7 +57,8 @@ type buffer struct {
 	mu       sync.Mutex
 	attempts map[attemptKey]*attemptState
 	spans    map[string]attemptKey // span id → its attempt, for late log events
-	total    int
+	total    int                   // spans kept
+	bytes    int                   // their estimated heap bytes
 }
 
 func newBuffer(cfg Config, now func() time.Time) *buffer {
@@ -66,6 +68,10 @@ func newBuffer(cfg Config, now func() time.Time) *buffer {
 // add keeps copies of spans; it returns how many did not fit the attempt's
 // limit and the change in buffered spans.
 func (b *buffer) add(key attemptKey, spans []model.Span) (dropped, delta int) {
+	sizes := make([]int, len(spans))
+	for i := range spans {
+		sizes[i] = spans[i].HeapBytes() // outside the lock: it walks every attribute
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
@@ -74,8 +80,10 @@ func (b *buffer) add(key attemptKey, spans []model.Span) (dropped, delta int) {
 		a = &attemptState{key: key, index: map[string]int{}, first: now}
 		b.attempts[key] = a
 	}
-	for _, s := range spans {
+	bytesBefore := a.bytes
+	for j, s := range spans {
 		if i, ok := a.index[s.SpanID]; ok {
+			a.bytes += sizes[j] - a.spans[i].HeapBytes()
 			a.spans[i] = s
 		} else if len(a.spans) >= b.cfg.Limits.MaxSpansPerAttempt {
 			a.truncated = true
@@ -84,6 +92,7 @@ func (b *buffer) add(key attemptKey, spans []model.Span) (dropped, delta int) {
 		} else {
 			a.index[s.SpanID] = len(a.spans)
 			a.spans = append(a.spans, s)
+			a.bytes += sizes[j]
 			b.spans[s.SpanID] = key
 			delta++
 		}
@@ -96,7 +105,15 @@ func (b *buffer) add(key attemptKey, spans []model.Span) (dropped, delta int) {
 		a.dirty = true
 	}
 	b.total += delta
+	b.bytes += a.bytes - bytesBefore
 	return dropped, delta
+}
+
+// heapBytes is the estimated memory the kept spans hold.
+func (b *buffer) heapBytes() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.bytes
 }
 
 // retry marks a completed attempt for another build, after its triplets
@@ -198,16 +215,22 @@ func (b *buffer) forget(key attemptKey) int {
 		delete(b.spans, s.SpanID)
 	}
 	n := len(b.attempts[key].spans)
+	b.bytes -= b.attempts[key].bytes
 	delete(b.attempts, key)
 	b.total -= n
 	return n
 }
 
-// relieve brings the buffer under its limit: first it forgets completed
+// overLimit reports whether the buffer holds more than either limit allows.
+func (b *buffer) overLimit() bool {
+	return b.total > b.cfg.Limits.MaxBufferedSpans || b.bytes > b.cfg.Limits.MaxBufferedMiB<<20
+}
+
+// relieve brings the buffer under its limits: first it forgets completed
 // attempts (oldest completion first), then it completes the open attempts
 // that started first and forgets them.
 func (b *buffer) relieve(now time.Time) (jobs []job, freed, evicted int) {
-	if b.total <= b.cfg.Limits.MaxBufferedSpans {
+	if !b.overLimit() {
 		return nil, 0, 0
 	}
 	states := make([]*attemptState, 0, len(b.attempts))
@@ -225,7 +248,7 @@ func (b *buffer) relieve(now time.Time) (jobs []job, freed, evicted int) {
 		return states[i].first.Before(states[j].first)
 	})
 	for _, a := range states {
-		if b.total <= b.cfg.Limits.MaxBufferedSpans {
+		if !b.overLimit() {
 			break
 		}
 		if !(a.completed() && !a.dirty) {

@@ -3,6 +3,7 @@ package tripletprocessor
 import (
 	"encoding/json"
 	"fmt"
+	"iter"
 	"regexp"
 	"strconv"
 	"strings"
@@ -99,7 +100,7 @@ func (b *builder) build(spans []model.Span) ([]builtTriplet, error) {
 	}
 	out := make([]builtTriplet, 0, len(calls))
 	for _, c := range calls {
-		attachChildToolCalls(parse(c.Node.Span), c.Node)
+		parse(c.Node.Span).AttachChildToolCallsModel(childAttributes(c.Node))
 		t, err := toTriplet(parse(c.Node.Span), c)
 		if err != nil {
 			return nil, err
@@ -145,31 +146,16 @@ func fillTokensFromDuplicates(calls []tracetree.Call, spans []model.Span, parse 
 	}
 }
 
-// attachChildToolCalls completes a call that ended in tool calls it does not
-// list: AgentOps (and so Agent Lightning's own tracer) records each tool
-// call as a child span (tool.name, tool.parameters, tool.call.id), as Agent
-// Lightning's messages adapter reads them.
-func attachChildToolCalls(c *genai.Call, n *tracetree.Node) {
-	if len(c.Choices) == 0 || len(c.Choices[0].Message.ToolCalls) > 0 {
-		return
-	}
-	var calls []genai.ToolCall
-	for _, child := range n.Children {
-		a := child.Span.Attributes
-		name, _ := a["tool.name"].(string)
-		if name == "" {
-			continue
+// childAttributes yields the attributes of n's children, where AgentOps
+// (and so Agent Lightning's own tracer) records the tool calls a call made
+// without listing them (genai.Call.AttachChildToolCallsModel).
+func childAttributes(n *tracetree.Node) iter.Seq[model.Attributes] {
+	return func(yield func(model.Attributes) bool) {
+		for _, child := range n.Children {
+			if !yield(child.Span.Attributes) {
+				return
+			}
 		}
-		args, _ := a["tool.parameters"].(string)
-		id, _ := a["tool.call.id"].(string)
-		typ, _ := a["tool.call.type"].(string)
-		if typ == "" {
-			typ = "function"
-		}
-		calls = append(calls, genai.ToolCall{ID: id, Type: typ, Function: genai.FunctionCall{Name: name, Arguments: args}})
-	}
-	if len(calls) > 0 {
-		c.Choices[0].Message.ToolCalls = calls
 	}
 }
 

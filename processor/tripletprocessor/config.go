@@ -94,6 +94,10 @@ type LimitsConfig struct {
 	// MaxBufferedSpans: above this total, retained attempts are forgotten and
 	// then the oldest open attempts are completed early. Default: 200000.
 	MaxBufferedSpans int `mapstructure:"max_buffered_spans"`
+	// MaxBufferedMiB bounds the estimated memory of the kept spans in the
+	// same way; LLM spans with long prompts and token ids weigh tens of KiB,
+	// so this is usually the limit that applies. Default: 256.
+	MaxBufferedMiB int `mapstructure:"max_buffered_mib"`
 
 	_ struct{}
 }
@@ -124,8 +128,8 @@ func (c *Config) Validate() error {
 	if c.Completion.Retention < 0 {
 		errs = append(errs, fmt.Errorf("completion.retention: must not be negative, got %s", c.Completion.Retention))
 	}
-	if c.Limits.MaxSpansPerAttempt <= 0 || c.Limits.MaxBufferedSpans <= 0 {
-		errs = append(errs, errors.New("limits: max_spans_per_attempt and max_buffered_spans must be positive"))
+	if c.Limits.MaxSpansPerAttempt <= 0 || c.Limits.MaxBufferedSpans <= 0 || c.Limits.MaxBufferedMiB <= 0 {
+		errs = append(errs, errors.New("limits: max_spans_per_attempt, max_buffered_spans and max_buffered_mib must be positive"))
 	}
 	return errors.Join(errs...)
 }

@@ -37,7 +37,7 @@ func TestLoadConfig(t *testing.T) {
 	want.DedupPromptTokenIDs = false
 	want.SkipEmptyTokenCalls = true
 	want.Completion = CompletionConfig{Settle: time.Second, IdleTimeout: 20 * time.Second, MaxDuration: 5 * time.Minute, Retention: time.Minute, CheckInterval: 100 * time.Millisecond}
-	want.Limits = LimitsConfig{MaxSpansPerAttempt: 500, MaxBufferedSpans: 10000}
+	want.Limits = LimitsConfig{MaxSpansPerAttempt: 500, MaxBufferedSpans: 10000, MaxBufferedMiB: 64}
 	got := loadConfig(t, "triplet/rl")
 	assert.Equal(t, want, got)
 	require.NoError(t, confmap.Validate(got))

@@ -31,7 +31,7 @@ func createDefaultConfig() component.Config {
 			Retention:     5 * time.Minute,
 			CheckInterval: 200 * time.Millisecond,
 		},
-		Limits:                LimitsConfig{MaxSpansPerAttempt: 10000, MaxBufferedSpans: 200000},
+		Limits:                LimitsConfig{MaxSpansPerAttempt: 10000, MaxBufferedSpans: 200000, MaxBufferedMiB: 256},
 		RewardMatch:           tracetree.FirstOccurrence,
 		Discount:              0.99,
 		RepairHierarchy:       true,

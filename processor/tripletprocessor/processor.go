@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/collector/component"
@@ -34,6 +35,8 @@ type tripletProcessor struct {
 	unsubscribe func()
 	stop        chan struct{}
 	wg          sync.WaitGroup
+
+	reportedBytes atomic.Int64 // buffer size last added to the buffered_bytes metric
 }
 
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*tripletProcessor, error) {
@@ -174,6 +177,16 @@ func (p *tripletProcessor) keep(ctx context.Context, spans []model.Span) {
 			p.telemetry.ProcessorTripletSpansDropped.Add(ctx, int64(dropped), reason("attempt_limit"))
 		}
 	}
+	p.reportBytes(ctx)
+}
+
+// reportBytes moves the buffered_bytes metric to the buffer's current size;
+// the swap keeps concurrent callers from adding the same change twice.
+func (p *tripletProcessor) reportBytes(ctx context.Context) {
+	now := int64(p.buf.heapBytes())
+	if delta := now - p.reportedBytes.Swap(now); delta != 0 {
+		p.telemetry.ProcessorTripletBufferedBytes.Add(ctx, delta)
+	}
 }
 
 func (p *tripletProcessor) run() {
@@ -195,6 +208,7 @@ func (p *tripletProcessor) flush(ctx context.Context, all bool) {
 	jobs, freed, evicted := p.buf.due(all)
 	if freed > 0 {
 		p.telemetry.ProcessorTripletBufferedSpans.Add(ctx, -int64(freed))
+		p.reportBytes(ctx)
 	}
 	if evicted > 0 {
 		p.logger.Warn("triplet buffer over its limit: attempts completed early or forgotten", zap.Int("attempts", evicted))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -281,6 +282,33 @@ func TestLimitsAreEnforcedAndCounted(t *testing.T) {
 	metadatatest.AssertEqualProcessorTripletAttemptsCompleted(t, h.tel, []metricdata.DataPoint[int64]{
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("trigger", triggerMemoryPressure))},
 	}, metricdatatest.IgnoreTimestamp())
+}
+
+func TestByteLimitCompletesEarlyAndIsReported(t *testing.T) {
+	cfg := fastConfig()
+	cfg.Completion.Settle = time.Hour
+	cfg.Completion.IdleTimeout = time.Hour
+	cfg.Limits.MaxBufferedMiB = 1
+	h := newHarness(t, cfg, nil)
+	ctx := context.Background()
+	heavy := func(r agentRun) ptrace.Traces {
+		td := r.children()
+		td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutStr("blob", strings.Repeat("x", 700<<10))
+		return td
+	}
+	require.NoError(t, h.proc.ConsumeTraces(ctx, heavy(agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)})))
+	require.NoError(t, h.proc.ConsumeTraces(ctx, heavy(agentRun{rollout: "ro-2", attempt: "at-2", base: time.Unix(1700000100, 0)})))
+
+	// Two attempts of about 0.7 MiB each exceed 1 MiB: the older one is completed early.
+	assert.Len(t, h.waitTriplets(t, 2), 2)
+	metadatatest.AssertEqualProcessorTripletAttemptsCompleted(t, h.tel, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("trigger", triggerMemoryPressure))},
+	}, metricdatatest.IgnoreTimestamp())
+	m, err := h.tel.GetMetric("otelcol_processor_triplet_buffered_bytes")
+	require.NoError(t, err)
+	kept := m.Data.(metricdata.Sum[int64]).DataPoints[0].Value
+	assert.Greater(t, kept, int64(700<<10), "the newer attempt is still kept")
+	assert.Less(t, kept, int64(1<<20), "the older one is forgotten")
 }
 
 func TestShutdownFlushesOpenAttempts(t *testing.T) {

@@ -28,6 +28,7 @@ type TelemetryBuilder struct {
 	registrations                      []metric.Registration
 	ProcessorTripletAttemptsCompleted  metric.Int64Counter
 	ProcessorTripletAttemptsRecomputed metric.Int64Counter
+	ProcessorTripletBufferedBytes      metric.Int64UpDownCounter
 	ProcessorTripletBufferedSpans      metric.Int64UpDownCounter
 	ProcessorTripletBuildFailures      metric.Int64Counter
 	ProcessorTripletSpansDropped       metric.Int64Counter
@@ -73,6 +74,12 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_processor_triplet_attempts_recomputed",
 		metric.WithDescription("Completed attempts whose triplets were built again, with a higher revision, because spans arrived late. [Development]"),
 		metric.WithUnit("{attempt}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ProcessorTripletBufferedBytes, err = builder.meter.Int64UpDownCounter(
+		"otelcol_processor_triplet_buffered_bytes",
+		metric.WithDescription("Estimated memory held by the spans kept for triplet building (bounded by limits.max_buffered_mib). [Development]"),
+		metric.WithUnit("By"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorTripletBufferedSpans, err = builder.meter.Int64UpDownCounter(

@@ -21,6 +21,7 @@ func TestSetupTelemetry(t *testing.T) {
 	defer tb.Shutdown()
 	tb.ProcessorTripletAttemptsCompleted.Add(context.Background(), 1)
 	tb.ProcessorTripletAttemptsRecomputed.Add(context.Background(), 1)
+	tb.ProcessorTripletBufferedBytes.Add(context.Background(), 1)
 	tb.ProcessorTripletBufferedSpans.Add(context.Background(), 1)
 	tb.ProcessorTripletBuildFailures.Add(context.Background(), 1)
 	tb.ProcessorTripletSpansDropped.Add(context.Background(), 1)
@@ -29,6 +30,9 @@ func TestSetupTelemetry(t *testing.T) {
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorTripletAttemptsRecomputed(t, testTel,
+		[]metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
+	AssertEqualProcessorTripletBufferedBytes(t, testTel,
 		[]metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 	AssertEqualProcessorTripletBufferedSpans(t, testTel,
