@@ -26,7 +26,7 @@ type options struct {
 	root, binary, python, pgDSN, targets, name, out, workDir, note string
 	quick, growth, keep                                            bool
 	load                                                           benchrun.LoadConfig
-	growthSpans, growthEvery                                       int64
+	growthSpans, growthEvery, growthMinFree                        int64
 	growthTimeout                                                  time.Duration
 }
 
@@ -49,6 +49,7 @@ func parseFlags(args []string) (options, error) {
 	fs.Int64Var(&o.growthSpans, "growth-spans", 10_000_000, "growth run: stored spans to reach")
 	fs.Int64Var(&o.growthEvery, "growth-every", 250_000, "growth run: sample the rate every this many spans")
 	fs.DurationVar(&o.growthTimeout, "growth-timeout", 3*time.Hour, "growth run: give up after this long")
+	fs.Int64Var(&o.growthMinFree, "growth-min-free", 2<<30, "growth run: stop when the data directory's disk has fewer free bytes")
 
 	fs.IntVar(&o.load.Rollouts, "rollouts", 3000, "rollouts in the throughput phase")
 	fs.IntVar(&o.load.Workers, "workers", 8, "concurrent senders in the throughput phase")
@@ -246,7 +247,7 @@ func runGrowth(ctx context.Context, o options, env *benchrun.Env) error {
 	load := o.load
 	cfg := benchrun.GrowthConfig{
 		Workload: load.Workload, TotalSpans: o.growthSpans, SampleEvery: o.growthEvery,
-		Workers: load.Workers, Protocol: load.Protocol, Timeout: o.growthTimeout,
+		Workers: load.Workers, Protocol: load.Protocol, Timeout: o.growthTimeout, MinFreeBytes: o.growthMinFree,
 	}
 	fmt.Fprintf(os.Stderr, "== growth: (%s) %s to %d spans\n", target.Key, target.Name, o.growthSpans)
 	dataDir := filepath.Join(env.WorkDir, map[string]string{"b": "sqlite", "c": "postgres"}[key]+"-data")

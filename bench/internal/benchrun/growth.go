@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/otelcol-lightning/otelcol-lightning/bench/loadgen"
@@ -26,6 +27,10 @@ type GrowthConfig struct {
 	Protocol    string
 	// Timeout bounds the whole run.
 	Timeout time.Duration
+	// MinFreeBytes stops the run when the data directory's file system has
+	// less free space than this, so a run too big for the disk ends with
+	// its samples instead of a full disk.
+	MinFreeBytes int64
 }
 
 // GrowthSample is the ingest rate over the window that ended when the
@@ -101,6 +106,11 @@ func RunGrowth(ctx context.Context, inst *Instance, dataDir string, cfg GrowthCo
 			return samples, fmt.Errorf("growth run stopped at %d spans: %w", lastCount, ctx.Err())
 		case <-tick.C:
 		}
+		if free, err := freeBytes(dataDir); err == nil && free < cfg.MinFreeBytes {
+			cancel()
+			<-done
+			return samples, fmt.Errorf("growth run stopped at %d spans: %d MiB left on the data directory's disk", lastCount, free>>20)
+		}
 		stored, err := inst.MetricSum(ctx, "otelcol_exporter_lightningstore_spans_stored")
 		if err != nil {
 			continue
@@ -169,6 +179,15 @@ func (inst *Instance) MetricSum(ctx context.Context, name string) (int64, error)
 		}
 	}
 	return int64(sum), sc.Err()
+}
+
+// freeBytes is the space an unprivileged writer has left on dir's file system.
+func freeBytes(dir string) (int64, error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, err
+	}
+	return int64(st.Bavail) * st.Bsize, nil
 }
 
 func dirSize(dir string) int64 {
