@@ -3,6 +3,7 @@ package sqlitestore
 import (
 	"database/sql"
 	"errors"
+	"os"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -14,9 +15,25 @@ import (
 const Name = "SQLiteLightningStore"
 
 // dialect is SQLite's sqlstore.Dialect.
-type dialect struct{}
+type dialect struct {
+	walPath string // the database's -wal file, watched for CheckpointDue
+}
 
-var _ sqlstore.Dialect = dialect{}
+var (
+	_ sqlstore.Dialect      = dialect{}
+	_ sqlstore.Checkpointer = dialect{}
+)
+
+// CheckpointDue is true once the WAL file is walCheckpointAt bytes long.
+// A missing file (not in WAL mode, or just truncated) is not due.
+func (d dialect) CheckpointDue() bool {
+	info, err := os.Stat(d.walPath)
+	return err == nil && info.Size() >= walCheckpointAt
+}
+
+// Checkpoint copies the whole WAL into the database, waiting (up to the
+// busy timeout) for readers of older frames to finish, then truncates it.
+func (dialect) Checkpoint() string { return "PRAGMA wal_checkpoint(TRUNCATE)" }
 
 func (dialect) Name() string                     { return Name }
 func (dialect) Rebind(q string) string           { return q }

@@ -82,7 +82,7 @@ func OpenContext(ctx context.Context, path string, opts ...Option) (store.Backen
 	reader.SetMaxOpenConns(cfg.readConns)
 	reader.SetMaxIdleConns(cfg.readConns)
 
-	b, err := sqlstore.New(ctx, dialect{}, writer, reader)
+	b, err := sqlstore.New(ctx, dialect{walPath: abs + "-wal"}, writer, reader)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite store %s: %w", abs, err)
 	}
@@ -91,6 +91,12 @@ func OpenContext(ctx context.Context, path string, opts ...Option) (store.Backen
 
 // walSizeLimit bounds the WAL file after checkpoints (bytes).
 const walSizeLimit = 64 << 20
+
+// walCheckpointAt is the WAL size at which a write forces a checkpoint that
+// truncates it: SQLite's automatic checkpoints cannot restart the WAL while
+// reads overlap them, and under sustained ingest with readers (a trainer
+// polling, the watchdog) it grew past the database itself.
+var walCheckpointAt int64 = 256 << 20
 
 // dsn builds a file: URI for the driver. The writer sets the persistent WAL
 // mode and begins its transactions IMMEDIATE; readers are query-only.

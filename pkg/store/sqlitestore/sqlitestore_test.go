@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -891,5 +892,65 @@ func TestWriterBoundsTheWAL(t *testing.T) {
 	var mode string
 	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Fatalf("journal_mode %q (%v)", mode, err)
+	}
+}
+
+// walSize is the length of the database's WAL file (0 when absent).
+func walSize(path string) int64 {
+	info, err := os.Stat(path + "-wal")
+	if err != nil {
+		return 0
+	}
+	return info.Size()
+}
+
+// Under sustained writes with reads overlapping every automatic checkpoint,
+// SQLite never restarts the WAL; the writer's forced checkpoint must keep
+// it near walCheckpointAt.
+func TestWALStaysBoundedUnderOverlappingReads(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		at      int64
+		bounded bool
+	}{
+		{"checkpoint at 2 MiB", 2 << 20, true},
+		{"no forced checkpoint", 1 << 40, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			defer func(old int64) { walCheckpointAt = old }(walCheckpointAt)
+			walCheckpointAt = tc.at
+			path := filepath.Join(t.TempDir(), "store.db")
+			b := openAt(t, path)
+			ctx, cancel := context.WithCancel(context.Background())
+			var readers sync.WaitGroup
+			for r := range 2 {
+				readers.Go(func() {
+					for ctx.Err() == nil {
+						_ = b.View(ctx, func(tx store.Tx) error {
+							_, _, err := tx.QuerySpans(store.Filter{Must: []store.Cond{{Field: "rollout_id", Value: "ro-wal"}}},
+								store.Page{Limit: 1 + r})
+							time.Sleep(2 * time.Millisecond) // a read spanning the next commit
+							return err
+						})
+					}
+				})
+			}
+			var largest int64
+			for i := range 40 {
+				update(t, b, func(tx store.Tx) error {
+					_, err := tx.InsertSpans(benchSpans("ro-wal", i*256, 256))
+					return err
+				})
+				largest = max(largest, walSize(path))
+			}
+			cancel()
+			readers.Wait()
+			t.Logf("largest WAL: %d KiB", largest>>10)
+			if tc.bounded {
+				assert.Less(t, largest, int64(8<<20), "the forced checkpoint keeps the WAL small")
+			} else {
+				assert.Greater(t, largest, int64(8<<20), "without it the WAL grows (the condition the checkpoint exists for)")
+			}
+		})
 	}
 }

@@ -23,9 +23,10 @@ type Backend struct {
 	closed   atomic.Bool
 
 	// What the dialect offers for concurrent writers (nil or 0: nothing).
-	keyLocker  KeyLocker
-	scanLock   string
-	insertRows int
+	keyLocker    KeyLocker
+	checkpointer Checkpointer
+	scanLock     string
+	insertRows   int
 }
 
 var _ store.Backend = (*Backend)(nil)
@@ -36,6 +37,7 @@ var _ store.Backend = (*Backend)(nil)
 func New(ctx context.Context, d Dialect, writer, reader *sql.DB) (*Backend, error) {
 	b := &Backend{d: d, writer: writer, reader: reader}
 	b.keyLocker, _ = d.(KeyLocker)
+	b.checkpointer, _ = d.(Checkpointer)
 	if l, ok := d.(ScanLocker); ok {
 		b.scanLock = l.TryScanLock()
 	}
@@ -97,7 +99,21 @@ func (b *Backend) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, writ
 	if err := sqlTx.Commit(); err != nil {
 		return b.wrap("commit", err)
 	}
+	if write {
+		b.checkpoint(ctx)
+	}
 	return nil
+}
+
+// checkpoint shrinks the write-ahead log when the dialect says it has
+// outgrown its bound. The transaction is committed either way, so a
+// checkpoint that fails or cannot finish (readers still on old frames) is
+// left to the next commit rather than reported.
+func (b *Backend) checkpoint(ctx context.Context) {
+	if b.checkpointer == nil || !b.checkpointer.CheckpointDue() {
+		return
+	}
+	_, _ = b.writer.ExecContext(ctx, b.checkpointer.Checkpoint())
 }
 
 // Close closes the prepared statements and both pools.

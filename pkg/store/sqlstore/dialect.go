@@ -98,6 +98,19 @@ type ScanLocker interface {
 	TryScanLock() string
 }
 
+// Checkpointer is implemented by dialects whose write-ahead log must be
+// checkpointed explicitly under sustained writes: SQLite's automatic
+// checkpoints never let the WAL file start over while reads keep
+// overlapping them, so it grows without bound.
+type Checkpointer interface {
+	// CheckpointDue reports whether the log has outgrown its bound; it is
+	// asked after every committed write transaction, so it must be cheap.
+	CheckpointDue() bool
+	// Checkpoint is the statement, run on the writer between
+	// transactions, that checkpoints the log and shrinks it.
+	Checkpoint() string
+}
+
 // BatchInserter is implemented by dialects for which one statement per span
 // costs a network round trip: spans are then inserted with multi-row
 // INSERT statements.
