@@ -10,6 +10,13 @@ type RolloutConfig struct {
 	RetryCondition      []AttemptStatus `json:"retry_condition"`
 }
 
+// Watched reports whether the config sets a limit the store's watchdog
+// enforces (timeout_seconds or unresponsive_seconds); no other rollout can
+// ever be marked timed out or unresponsive.
+func (c RolloutConfig) Watched() bool {
+	return c.TimeoutSeconds != nil || c.UnresponsiveSeconds != nil
+}
+
 // DefaultRolloutConfig is what a rollout gets when the caller gives no config.
 func DefaultRolloutConfig() RolloutConfig {
 	return RolloutConfig{MaxAttempts: 1, RetryCondition: []AttemptStatus{}}

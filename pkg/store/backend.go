@@ -33,9 +33,11 @@ type Tx interface {
 	UpdateRollout(r *model.Rollout) error
 	// QueryRollouts returns rollouts without their Attempt field.
 	QueryRollouts(f Filter, p Page) ([]model.Rollout, int, error)
-	// ActiveRollouts returns the rollouts in preparing or running, the
-	// watchdog's candidates.
-	ActiveRollouts() ([]model.Rollout, error)
+	// WatchedRollouts returns the rollouts in preparing or running whose
+	// config is Watched, in insertion order: the watchdog's candidates. A
+	// store full of rollouts without limits (automatic rollouts of
+	// unlabelled spans) must answer this without reading them.
+	WatchedRollouts() ([]model.Rollout, error)
 
 	GetAttempt(rolloutID, attemptID string) (*model.Attempt, error)
 	// LatestAttempts returns the attempt with the highest sequence_id of each

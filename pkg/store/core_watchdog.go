@@ -89,7 +89,7 @@ func (c *Core) Scan(ctx context.Context) error {
 // findUnhealthy returns the latest attempts of active rollouts that must
 // change, each carrying the status it must take.
 func (c *Core) findUnhealthy(tx Tx) ([]model.Attempt, error) {
-	rollouts, err := tx.ActiveRollouts()
+	rollouts, err := tx.WatchedRollouts()
 	if err != nil || len(rollouts) == 0 {
 		return nil, err
 	}

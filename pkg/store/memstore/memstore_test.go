@@ -864,12 +864,19 @@ func TestRolloutsCRUD(t *testing.T) {
 
 		r4, _ := tx.GetRollout("r4")
 		r4.Status = model.RolloutPreparing
+		r4.Config.UnresponsiveSeconds = model.Ptr(30.0)
 		require.NoError(t, tx.UpdateRollout(r4))
+		r3, _ := tx.GetRollout("r3")
+		r3.Config.TimeoutSeconds = model.Ptr(60.0)
+		require.NoError(t, tx.UpdateRollout(r3))
+		r1, _ := tx.GetRollout("r1")
+		r1.Status = model.RolloutRunning // active but without limits
+		require.NoError(t, tx.UpdateRollout(r1))
 
-		active, err := tx.ActiveRollouts()
+		watched, err := tx.WatchedRollouts()
 		require.NoError(t, err)
 		var ids []string
-		for _, r := range active {
+		for _, r := range watched {
 			ids = append(ids, r.RolloutID)
 		}
 		assert.Equal(t, []string{"r3", "r4"}, ids, "insertion order; an update keeps the position")

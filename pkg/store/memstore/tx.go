@@ -100,13 +100,13 @@ func (t *tx) QueryRollouts(f store.Filter, p store.Page) ([]model.Rollout, int, 
 	return copyOut(page, copyRollout), total, nil
 }
 
-func (t *tx) ActiveRollouts() ([]model.Rollout, error) {
+func (t *tx) WatchedRollouts() ([]model.Rollout, error) {
 	if err := t.canRead(); err != nil {
 		return nil, err
 	}
 	out := []model.Rollout{}
 	for _, r := range t.st.rollouts.all() {
-		if r.Status.Active() {
+		if r.Status.Active() && r.Config.Watched() {
 			out = append(out, *copyRollout(r))
 		}
 	}

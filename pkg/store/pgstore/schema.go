@@ -113,4 +113,12 @@ var migrations = []sqlstore.Migration{
 		)`,
 		`CREATE INDEX messages_rollout_sequence ON messages (rollout_id, sequence_id, seq)`,
 	}},
+	{Version: 2, Name: "watched rollouts", Statements: []string{
+		// See the SQLite schema: the watchdog reads only rollouts with limits.
+		`ALTER TABLE rollouts ADD COLUMN watched INTEGER NOT NULL DEFAULT 0`,
+		`UPDATE rollouts SET watched = 1
+			WHERE (doc::jsonb -> 'config' ->> 'timeout_seconds') IS NOT NULL
+			   OR (doc::jsonb -> 'config' ->> 'unresponsive_seconds') IS NOT NULL`,
+		`CREATE INDEX rollouts_watched ON rollouts (watched, status, seq)`,
+	}},
 }

@@ -112,4 +112,14 @@ var migrations = []sqlstore.Migration{
 		)`,
 		`CREATE INDEX messages_rollout_sequence ON messages (rollout_id, sequence_id, seq)`,
 	}},
+	{Version: 2, Name: "watched rollouts", Statements: []string{
+		// The watchdog scanned every active rollout each tick; automatic
+		// rollouts (one per unlabelled trace) stay running and have no
+		// limits, so the scan grew with the store and held the writer.
+		`ALTER TABLE rollouts ADD COLUMN watched INTEGER NOT NULL DEFAULT 0`,
+		`UPDATE rollouts SET watched = 1
+			WHERE json_extract(doc, '$.config.timeout_seconds') IS NOT NULL
+			   OR json_extract(doc, '$.config.unresponsive_seconds') IS NOT NULL`,
+		`CREATE INDEX rollouts_watched ON rollouts (watched, status, seq)`,
+	}},
 }

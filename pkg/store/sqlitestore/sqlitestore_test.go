@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -305,8 +306,10 @@ func TestRolloutsAndAttempts(t *testing.T) {
 		assert.Equal(t, "Item does not exist with primary key(s): rollout_id='ro-x'", se.Message)
 
 		r := rollout("ro-2", model.RolloutRunning, 1)
+		r.Config.TimeoutSeconds = model.Ptr(60.0)
 		r.Attempt = attempt("ro-2", "at-9", 1) // never stored with the rollout
 		require.NoError(t, tx.UpdateRollout(r))
+		require.NoError(t, tx.UpdateRollout(rollout("ro-3", model.RolloutRunning, 1)), "active, no limits")
 		a := attempt("ro-2", "at-9", 1)
 		a.Status, a.WorkerID, a.LastHeartbeatTime = model.AttemptRunning, model.Ptr("w-1"), model.Ptr(3.5)
 		require.NoError(t, tx.UpdateAttempt(a))
@@ -321,9 +324,9 @@ func TestRolloutsAndAttempts(t *testing.T) {
 		require.NoError(t, err)
 		assert.Nil(t, missing)
 
-		active, err := tx.ActiveRollouts()
+		watched, err := tx.WatchedRollouts()
 		require.NoError(t, err)
-		assert.Equal(t, []string{"ro-2"}, rolloutIDs(active))
+		assert.Equal(t, []string{"ro-2"}, rolloutIDs(watched), "active with limits")
 
 		a, err := tx.GetAttempt("ro-2", "at-9")
 		require.NoError(t, err)
@@ -602,14 +605,19 @@ func TestMigrations(t *testing.T) {
 	b := reopen()
 	update(t, b, func(tx store.Tx) error { return tx.InsertRollout(rollout("ro-1", model.RolloutQueuing, 1)) })
 	require.NoError(t, b.Close())
-	assert.Equal(t, []int{1}, versions())
-
-	require.NoError(t, reopen().Close())
-	assert.Equal(t, []int{1}, versions(), "reopening applies nothing")
-
 	orig := migrations
 	t.Cleanup(func() { migrations = orig })
-	migrations = append(slices.Clone(orig), sqlstore.Migration{Version: 2, Name: "test", Statements: []string{
+	var all []int
+	for _, m := range orig {
+		all = append(all, m.Version)
+	}
+	next := all[len(all)-1] + 1
+	assert.Equal(t, all, versions())
+
+	require.NoError(t, reopen().Close())
+	assert.Equal(t, all, versions(), "reopening applies nothing")
+
+	migrations = append(slices.Clone(orig), sqlstore.Migration{Version: next, Name: "test", Statements: []string{
 		`CREATE TABLE extra_test (id INTEGER PRIMARY KEY)`,
 	}})
 	b = reopen()
@@ -620,15 +628,15 @@ func TestMigrations(t *testing.T) {
 		return nil
 	})
 	require.NoError(t, b.Close())
-	assert.Equal(t, []int{1, 2}, versions())
+	assert.Equal(t, append(slices.Clone(all), next), versions())
 
 	// A failing migration leaves the schema as it was.
-	migrations = append(slices.Clone(orig), migrations[1], sqlstore.Migration{Version: 3, Name: "broken", Statements: []string{
+	migrations = append(slices.Clone(orig), migrations[len(orig)], sqlstore.Migration{Version: next + 1, Name: "broken", Statements: []string{
 		`CREATE TABLE extra_test3 (id INTEGER PRIMARY KEY)`, `THIS IS NOT SQL`,
 	}})
 	_, err := Open(path)
 	require.Error(t, err)
-	assert.Equal(t, []int{1, 2}, versions())
+	assert.Equal(t, append(slices.Clone(all), next), versions())
 
 	migrations = orig
 	_, err = Open(path)
@@ -953,4 +961,54 @@ func TestWALStaysBoundedUnderOverlappingReads(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Migration 2 marks the rollouts of an older database that have limits, so
+// the watchdog keeps enforcing them after an upgrade.
+func TestWatchedMigrationBackfills(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	for _, stmt := range append([]string{`CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`,
+		`INSERT INTO schema_migrations VALUES (1, 'initial schema')`}, migrations[0].Statements...) {
+		_, err := db.Exec(stmt)
+		require.NoError(t, err, stmt)
+	}
+	limited := rollout("ro-limited", model.RolloutRunning, 1)
+	limited.Config.UnresponsiveSeconds = model.Ptr(5.0)
+	for _, r := range []*model.Rollout{limited, rollout("ro-free", model.RolloutRunning, 1)} {
+		doc, err := json.Marshal(r)
+		require.NoError(t, err)
+		_, err = db.Exec(`INSERT INTO rollouts (rollout_id, status, start_time, doc) VALUES (?, ?, ?, ?)`,
+			r.RolloutID, string(r.Status), r.StartTime, string(doc))
+		require.NoError(t, err)
+	}
+	require.NoError(t, db.Close())
+
+	view(t, openAt(t, path), func(tx store.Tx) error {
+		watched, err := tx.WatchedRollouts()
+		require.NoError(t, err)
+		assert.Equal(t, []string{"ro-limited"}, rolloutIDs(watched))
+		return nil
+	})
+}
+
+// The watchdog's query must use the partial index, not scan the rollouts.
+func TestWatchedRolloutsUseTheIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	require.NoError(t, openAt(t, path).Close())
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	defer db.Close()
+	rows, err := db.Query(`EXPLAIN QUERY PLAN SELECT doc FROM rollouts WHERE watched = 1 AND status IN ('preparing', 'running') ORDER BY seq`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+		plan = append(plan, detail)
+	}
+	assert.Contains(t, strings.Join(plan, "\n"), "rollouts_watched")
 }

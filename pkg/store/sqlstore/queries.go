@@ -9,7 +9,7 @@ const (
 	stmtGetRollout stmtID = iota
 	stmtInsertRollout
 	stmtUpdateRollout
-	stmtActiveRollouts
+	stmtWatchedRollouts
 	stmtGetAttempt
 	stmtCountAttempts
 	stmtInsertAttempt
@@ -60,13 +60,16 @@ func buildQueries(d Dialect) queries {
 	}
 
 	set(stmtGetRollout, `SELECT doc FROM rollouts WHERE rollout_id = ?`, true)
-	set(stmtInsertRollout, `INSERT INTO rollouts (rollout_id, status, mode, resources_id, start_time, end_time, doc)
-		VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, false)
-	set(stmtUpdateRollout, `UPDATE rollouts SET status = ?, mode = ?, resources_id = ?, start_time = ?, end_time = ?, doc = ?
-		WHERE rollout_id = ?`, false)
+	set(stmtInsertRollout, `INSERT INTO rollouts (rollout_id, status, mode, resources_id, start_time, end_time, watched, doc)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING`, false)
+	set(stmtUpdateRollout, `UPDATE rollouts SET status = ?, mode = ?, resources_id = ?, start_time = ?, end_time = ?, watched = ?,
+		doc = ? WHERE rollout_id = ?`, false)
 	// Locked in Update: the watchdog then reads the attempts of rollouts
 	// nobody else can change before it commits.
-	set(stmtActiveRollouts, `SELECT doc FROM rollouts WHERE status IN ('preparing', 'running') ORDER BY seq`, true)
+	// rollouts_watched (watched, status, seq) in both schemas makes this
+	// cost the watched rollouts, not every active one.
+	set(stmtWatchedRollouts, `SELECT doc FROM rollouts WHERE watched = 1 AND status IN ('preparing', 'running')
+		ORDER BY seq`, true)
 
 	set(stmtGetAttempt, `SELECT doc FROM attempts WHERE rollout_id = ? AND attempt_id = ?`, true)
 	set(stmtCountAttempts, `SELECT COUNT(*) FROM attempts WHERE rollout_id = ?`, false)

@@ -29,7 +29,8 @@ func (t *tx) InsertRollout(r *model.Rollout) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.exec(stmtInsertRollout, r.RolloutID, string(r.Status), r.Mode, r.ResourcesID, r.StartTime, r.EndTime, doc)
+	res, err := t.exec(stmtInsertRollout, r.RolloutID, string(r.Status), r.Mode, r.ResourcesID, r.StartTime, r.EndTime,
+		watched(r), doc)
 	if err != nil {
 		return t.wrap(op, err)
 	}
@@ -45,7 +46,8 @@ func (t *tx) UpdateRollout(r *model.Rollout) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.exec(stmtUpdateRollout, string(r.Status), r.Mode, r.ResourcesID, r.StartTime, r.EndTime, doc, r.RolloutID)
+	res, err := t.exec(stmtUpdateRollout, string(r.Status), r.Mode, r.ResourcesID, r.StartTime, r.EndTime, watched(r), doc,
+		r.RolloutID)
 	if err != nil {
 		return t.wrap(op, err)
 	}
@@ -59,9 +61,18 @@ func (t *tx) QueryRollouts(f store.Filter, p store.Page) ([]model.Rollout, int, 
 	return queryPage[model.Rollout](t, &t.b.tables.rollouts, f, p)
 }
 
-func (t *tx) ActiveRollouts() ([]model.Rollout, error) {
-	rows, err := t.query(stmtActiveRollouts)
-	return decodeDocs[model.Rollout](t, "active rollouts", rows, err)
+func (t *tx) WatchedRollouts() ([]model.Rollout, error) {
+	rows, err := t.query(stmtWatchedRollouts)
+	return decodeDocs[model.Rollout](t, "watched rollouts", rows, err)
+}
+
+// watched is the rollouts.watched column: 1 when the watchdog must look at
+// the rollout while it is active.
+func watched(r *model.Rollout) int {
+	if r.Config.Watched() {
+		return 1
+	}
+	return 0
 }
 
 func (t *tx) GetAttempt(rolloutID, attemptID string) (*model.Attempt, error) {
