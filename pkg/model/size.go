@@ -22,27 +22,30 @@ func (s *Span) HeapBytes() int {
 	if s.ParentID != nil {
 		n += len(*s.ParentID)
 	}
-	n += attributesBytes(s.Attributes) + attributesBytes(s.Resource.Attributes)
+	n += s.Attributes.HeapBytes() + s.Resource.Attributes.HeapBytes()
 	for i := range s.Events {
-		n += headerBytes + len(s.Events[i].Name) + attributesBytes(s.Events[i].Attributes)
+		n += headerBytes + len(s.Events[i].Name) + s.Events[i].Attributes.HeapBytes()
 	}
 	for i := range s.Links {
 		n += headerBytes + len(s.Links[i].Context.TraceID) + len(s.Links[i].Context.SpanID) +
-			attributesBytes(s.Links[i].Attributes)
+			s.Links[i].Attributes.HeapBytes()
 	}
 	return n
 }
 
-func attributesBytes(a Attributes) int {
+// HeapBytes estimates the memory of an attribute map, as Span.HeapBytes.
+func (a Attributes) HeapBytes() int {
 	n := mapBytes
 	for k, v := range a {
-		n += mapEntryBytes + headerBytes + len(k) + headerBytes + valueBytes(v)
+		n += mapEntryBytes + headerBytes + len(k) + headerBytes + ValueHeapBytes(v)
 	}
 	return n
 }
 
-// valueBytes is what a value boxed in an interface adds beyond the interface.
-func valueBytes(v any) int {
+// ValueHeapBytes estimates what an attribute value (string, json.Number,
+// number, bool, nil, []any or map[string]any) boxed in an interface adds
+// beyond the interface itself.
+func ValueHeapBytes(v any) int {
 	switch v := v.(type) {
 	case string:
 		return headerBytes + len(v)
@@ -53,11 +56,11 @@ func valueBytes(v any) int {
 	case []any:
 		n := sliceBytes
 		for _, e := range v {
-			n += headerBytes + valueBytes(e)
+			n += headerBytes + ValueHeapBytes(e)
 		}
 		return n
 	case map[string]any:
-		return attributesBytes(v)
+		return Attributes(v).HeapBytes()
 	default: // bool and nil are not allocated
 		return 0
 	}

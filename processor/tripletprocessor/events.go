@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/collector/component"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/genai"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 )
 
 // eventStore keeps GenAI events that arrived on the logs signal (OTel ≤ 1.36
@@ -14,10 +15,13 @@ import (
 // default) until the triplets of their call span are built. The traces and
 // logs instances of one processor id share it.
 type eventStore struct {
-	mu     sync.Mutex
-	max    int
-	bySpan map[string][]genai.Event
-	order  []string // span ids, oldest first, for the bound
+	mu       sync.Mutex
+	max      int // spans with events
+	maxBytes int // estimated memory of the events
+	bytes    int
+	bySpan   map[string][]genai.Event
+	sizes    map[string]int // estimated bytes per span id
+	order    []string       // span ids, oldest first, for the bounds
 	// onEvents is told which spans got events, so that a completed attempt
 	// is rebuilt with them.
 	onEvents func(spanIDs []string)
@@ -31,10 +35,18 @@ func (s *eventStore) add(events map[string][]genai.Event) {
 			s.order = append(s.order, id)
 		}
 		s.bySpan[id] = append(s.bySpan[id], evs...)
+		n := eventsBytes(evs)
+		s.sizes[id] += n
+		s.bytes += n
 		ids = append(ids, id)
 	}
-	for len(s.order) > s.max {
-		delete(s.bySpan, s.order[0])
+	// The oldest go first; the events just added are the last to go, so
+	// one batch larger than the bound still reaches its spans' triplets.
+	for len(s.order) > 1 && (len(s.order) > s.max || s.bytes > s.maxBytes) {
+		oldest := s.order[0]
+		s.bytes -= s.sizes[oldest]
+		delete(s.sizes, oldest)
+		delete(s.bySpan, oldest)
 		s.order = s.order[1:]
 	}
 	notify := s.onEvents
@@ -42,6 +54,15 @@ func (s *eventStore) add(events map[string][]genai.Event) {
 	if notify != nil {
 		notify(ids)
 	}
+}
+
+// eventsBytes estimates the memory of converted log events.
+func eventsBytes(evs []genai.Event) int {
+	n := 0
+	for _, e := range evs {
+		n += 64 + len(e.Name) + model.Attributes(e.Attributes).HeapBytes() + model.ValueHeapBytes(e.Body)
+	}
+	return n
 }
 
 func (s *eventStore) get(spanID string) []genai.Event {
@@ -68,12 +89,15 @@ type sharedEntry struct {
 	refs  int
 }
 
-func acquireEvents(id component.ID, maxSpans int) *eventStore {
+func acquireEvents(id component.ID, limits LimitsConfig) *eventStore {
 	sharedEvents.Lock()
 	defer sharedEvents.Unlock()
 	e := sharedEvents.m[id]
 	if e == nil {
-		e = &sharedEntry{store: &eventStore{max: maxSpans, bySpan: map[string][]genai.Event{}}}
+		e = &sharedEntry{store: &eventStore{
+			max: limits.MaxBufferedSpans, maxBytes: limits.MaxBufferedMiB << 20,
+			bySpan: map[string][]genai.Event{}, sizes: map[string]int{},
+		}}
 		sharedEvents.m[id] = e
 	}
 	e.refs++

@@ -21,7 +21,7 @@ type logsProcessor struct {
 }
 
 func newLogsProcessor(set processor.Settings, cfg *Config, next consumer.Logs) *logsProcessor {
-	return &logsProcessor{id: set.ID, next: next, events: acquireEvents(set.ID, cfg.Limits.MaxBufferedSpans)}
+	return &logsProcessor{id: set.ID, next: next, events: acquireEvents(set.ID, cfg.Limits)}
 }
 
 func (p *logsProcessor) Start(context.Context, component.Host) error { return nil }

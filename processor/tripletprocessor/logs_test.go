@@ -3,6 +3,7 @@ package tripletprocessor
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/genai"
 	"github.com/otelcol-lightning/otelcol-lightning/processor/tripletprocessor/internal/metadatatest"
 )
 
@@ -114,4 +116,40 @@ func TestLateLogEventsRebuildTheAttempt(t *testing.T) {
 	assert.Equal(t, 2, got[1].Revision)
 	first, _ = promptOf(t, got[1].Triplet.Prompt)
 	assert.Equal(t, "what is 2+2?", first)
+}
+
+func TestEventStoreBounds(t *testing.T) {
+	const kib = 1 << 10
+	for _, tc := range []struct {
+		name    string
+		limits  LimitsConfig
+		content []int // bytes of the message sent for spans a, b and c, in that order
+		kept    []string
+	}{
+		{"by bytes: the oldest goes", LimitsConfig{MaxBufferedSpans: 10, MaxBufferedMiB: 1}, []int{400 * kib, 400 * kib, 400 * kib}, []string{"b", "c"}},
+		{"by count", LimitsConfig{MaxBufferedSpans: 1, MaxBufferedMiB: 64}, []int{400 * kib, 400 * kib, 400 * kib}, []string{"c"}},
+		{"one span over the bound is still kept", LimitsConfig{MaxBufferedSpans: 10, MaxBufferedMiB: 1}, []int{300 * kib, 300 * kib, 2048 * kib}, []string{"c"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &eventStore{max: tc.limits.MaxBufferedSpans, maxBytes: tc.limits.MaxBufferedMiB << 20,
+				bySpan: map[string][]genai.Event{}, sizes: map[string]int{}}
+			ids := []string{"a", "b", "c"}
+			for i, id := range ids {
+				body := map[string]any{"content": strings.Repeat("x", tc.content[i])}
+				s.add(map[string][]genai.Event{id: {{Name: genai.EventUserMessage, Body: body}}})
+			}
+			var kept []string
+			for _, id := range ids {
+				if s.get(id) != nil {
+					kept = append(kept, id)
+				}
+			}
+			assert.Equal(t, tc.kept, kept)
+			total := 0
+			for _, n := range s.sizes {
+				total += n
+			}
+			assert.Equal(t, total, s.bytes, "the running total matches the kept events")
+		})
+	}
 }

@@ -44,7 +44,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*t
 	if err != nil {
 		return nil, err
 	}
-	events := acquireEvents(set.ID, cfg.Limits.MaxBufferedSpans)
+	events := acquireEvents(set.ID, cfg.Limits)
 	b, err := newBuilder(cfg, events)
 	if err != nil {
 		releaseEvents(set.ID)
