@@ -1,0 +1,208 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/otelcol-lightning/otelcol-lightning/internal/pgtest"
+)
+
+// TestReliabilityPostgresUnreachable cuts the collector off from PostgreSQL
+// (a loopback proxy between them closes its listener and every connection)
+// while spans keep arriving: the receivers keep acknowledging into the
+// in-memory queue, nothing reaches the database meanwhile, and once the
+// network is back the queue drains with nothing lost. Short: a 5 s outage;
+// -long: 60 s.
+func TestReliabilityPostgresUnreachable(t *testing.T) {
+	requireBinary(t)
+	dsn, schema := pgtest.Schema(t)
+	outage, total := 5*time.Second, 2_000
+	if isLong() {
+		outage, total = 60*time.Second, 20_000
+	}
+	const perBatch, rollouts = 50, 2
+	proxy := startTCPProxy(t, dsnHost(t, dsn))
+	overlay := filepath.Join(t.TempDir(), "postgres.yaml")
+	body := fmt.Sprintf("extensions:\n  trainer:\n    store:\n      backend: postgres\n      dsn: ${env:LIGHTNING_E2E_PG_DSN}\n      schema: %s\n", schema)
+	if err := os.WriteFile(overlay, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := launch(t, t.TempDir(), launchSpec{configs: []string{overlay}, env: []string{"LIGHTNING_E2E_PG_DSN=" + withHost(t, dsn, proxy.addr)}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+
+	before := newRelIngest(1, perBatch, 1, "ro-before")
+	if err := before.run(ctx, c.collector, 1); err != nil {
+		t.Fatal(err)
+	}
+	before.verify(t, c.collector, dataTimeout)
+
+	proxy.down()
+	cut := time.Now()
+	in := newRelIngest(total/perBatch, perBatch, rollouts, "ro-outage")
+	if err := in.run(ctx, c.collector, 4); err != nil {
+		t.Fatalf("exports during the outage: %v", err)
+	}
+	if got := in.ackedSpans.Load(); got != int64(total) {
+		t.Fatalf("%d of %d spans acknowledged during the outage", got, total)
+	}
+	for time.Since(cut) < outage {
+		if !httpOK("http://" + c.HealthAddr + "/") {
+			t.Fatal("health check failed during the outage")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	// Reads fail fast with an error instead of hanging on the dead network.
+	readStart := time.Now()
+	if _, err := spanTotal(ctx, "http://"+c.APIAddr, "ro-before", "at-1"); err == nil || time.Since(readStart) > 10*time.Second {
+		t.Fatalf("read API during the outage: want an error within 10 s, got %v after %s", err, time.Since(readStart))
+	}
+	if n := countSpansDirect(t, dsn, schema, "ro-outage-%"); n != 0 {
+		t.Fatalf("%d spans reached PostgreSQL through a closed proxy; the outage was not real", n)
+	}
+	proxy.up(t)
+	t.Logf("PostgreSQL unreachable for %s; %d spans acknowledged meanwhile", time.Since(cut).Round(time.Millisecond), total)
+	// The exporter's backoff grows to at most 30 s between tries.
+	in.verify(t, c.collector, 90*time.Second)
+	if !c.running() {
+		t.Fatal("collector exited")
+	}
+}
+
+// countSpansDirect counts stored spans whose rollout id is LIKE pattern,
+// reading the database itself rather than through the collector.
+func countSpansDirect(t *testing.T, dsn, schema, pattern string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	query := "SELECT count(*) FROM " + pgx.Identifier{schema, "spans"}.Sanitize() + " WHERE rollout_id LIKE $1"
+	if err := conn.QueryRow(ctx, query, pattern).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func dsnHost(t *testing.T, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil || u.Host == "" {
+		t.Fatalf("the test DSN must be a URL with a host: %q (%v)", dsn, err)
+	}
+	return u.Host
+}
+
+func withHost(t *testing.T, dsn, host string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = host
+	return u.String()
+}
+
+// tcpProxy forwards loopback connections to a target and can cut them all,
+// refusing new ones, to make a server unreachable without stopping it.
+type tcpProxy struct {
+	addr, target string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]struct{}
+}
+
+func startTCPProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	p := &tcpProxy{target: target, conns: map[net.Conn]struct{}{}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.addr = ln.Addr().String()
+	p.serve(ln)
+	t.Cleanup(p.down)
+	return p
+}
+
+func (p *tcpProxy) serve(ln net.Listener) {
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			client, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go p.forward(client)
+		}
+	}()
+}
+
+func (p *tcpProxy) forward(client net.Conn) {
+	server, err := net.Dial("tcp", p.target)
+	if err != nil {
+		_ = client.Close()
+		return
+	}
+	if !p.track(client, server) {
+		_ = client.Close()
+		_ = server.Close()
+		return
+	}
+	go func() { _, _ = io.Copy(server, client); _ = server.Close() }()
+	_, _ = io.Copy(client, server)
+	_ = client.Close()
+}
+
+// track registers a connection pair unless the proxy is down.
+func (p *tcpProxy) track(conns ...net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln == nil {
+		return false
+	}
+	for _, c := range conns {
+		p.conns[c] = struct{}{}
+	}
+	return true
+}
+
+// down closes the listener and every open connection.
+func (p *tcpProxy) down() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		_ = p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		_ = c.Close()
+	}
+	clear(p.conns)
+}
+
+// up listens again on the same address.
+func (p *tcpProxy) up(t *testing.T) {
+	t.Helper()
+	ln, err := net.Listen("tcp", p.addr)
+	if err != nil {
+		t.Fatalf("reopen the proxy on %s: %v", p.addr, err)
+	}
+	p.serve(ln)
+}
