@@ -26,11 +26,7 @@ import (
 func TestReliabilityPostgresUnreachable(t *testing.T) {
 	requireBinary(t)
 	dsn, schema := pgtest.Schema(t)
-	outage, total := 5*time.Second, 2_000
-	if isLong() {
-		outage, total = 60*time.Second, 20_000
-	}
-	const perBatch, rollouts = 50, 2
+	outage, total := outageLoad()
 	proxy := startTCPProxy(t, dsnHost(t, dsn))
 	overlay := filepath.Join(t.TempDir(), "postgres.yaml")
 	body := fmt.Sprintf("extensions:\n  trainer:\n    store:\n      backend: postgres\n      dsn: ${env:LIGHTNING_E2E_PG_DSN}\n      schema: %s\n", schema)
@@ -41,21 +37,11 @@ func TestReliabilityPostgresUnreachable(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 
-	before := newRelIngest(1, perBatch, 1, "ro-before")
-	if err := before.run(ctx, c.collector, 1); err != nil {
-		t.Fatal(err)
-	}
-	before.verify(t, c.collector, dataTimeout)
+	ingestBeforeOutage(ctx, t, c.collector)
 
 	proxy.down()
 	cut := time.Now()
-	in := newRelIngest(total/perBatch, perBatch, rollouts, "ro-outage")
-	if err := in.run(ctx, c.collector, 4); err != nil {
-		t.Fatalf("exports during the outage: %v", err)
-	}
-	if got := in.ackedSpans.Load(); got != int64(total) {
-		t.Fatalf("%d of %d spans acknowledged during the outage", got, total)
-	}
+	in := ingestDuringOutage(ctx, t, c.collector, total)
 	for time.Since(cut) < outage {
 		if !httpOK("http://" + c.HealthAddr + "/") {
 			t.Fatal("health check failed during the outage")

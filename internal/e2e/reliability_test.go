@@ -232,31 +232,16 @@ func TestReliabilityKill9PersistentQueue(t *testing.T) {
 // 5 s outage; -long: 60 s.
 func TestReliabilityStoreLocked(t *testing.T) {
 	requireBinary(t)
-	outage, total := 5*time.Second, 2_000
-	if isLong() {
-		outage, total = 60*time.Second, 20_000
-	}
-	const perBatch, rollouts = 50, 2
+	outage, total := outageLoad()
 	dataDir := t.TempDir()
 	c := launch(t, dataDir, launchSpec{})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-
-	before := newRelIngest(1, perBatch, 1, "ro-before")
-	if err := before.run(ctx, c.collector, 1); err != nil {
-		t.Fatal(err)
-	}
-	before.verify(t, c.collector, dataTimeout)
+	ingestBeforeOutage(ctx, t, c.collector)
 
 	release := holdSQLiteLock(t, filepath.Join(dataDir, "lightning.db"))
 	locked := time.Now()
-	in := newRelIngest(total/perBatch, perBatch, rollouts, "ro-outage")
-	if err := in.run(ctx, c.collector, 4); err != nil {
-		t.Fatalf("exports during the outage: %v", err)
-	}
-	if got := in.ackedSpans.Load(); got != int64(total) {
-		t.Fatalf("%d of %d spans acknowledged during the outage", got, total)
-	}
+	in := ingestDuringOutage(ctx, t, c.collector, total)
 	// Everything stays up while the store is locked.
 	for time.Since(locked) < outage {
 		if !httpOK("http://" + c.HealthAddr + "/") {
@@ -267,8 +252,8 @@ func TestReliabilityStoreLocked(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	for r := range rollouts {
-		n, err := spanTotal(ctx, "http://"+c.APIAddr, relRollout(r, rollouts, "ro-outage"), "at-1")
+	for r := range outageRollouts {
+		n, err := spanTotal(ctx, "http://"+c.APIAddr, relRollout(r, outageRollouts, "ro-outage"), "at-1")
 		if err != nil || n != 0 {
 			t.Fatalf("spans written while the store was locked: %d (%v); the outage was not real", n, err)
 		}
@@ -280,6 +265,44 @@ func TestReliabilityStoreLocked(t *testing.T) {
 	if !c.running() {
 		t.Fatal("collector exited")
 	}
+}
+
+// outageRollouts is how many rollouts share an outage test's spans.
+const outageRollouts = 2
+
+// outageLoad is how long an outage test keeps the store unavailable and how
+// many spans it sends meanwhile: short in CI, a minute with -long.
+func outageLoad() (time.Duration, int) {
+	if isLong() {
+		return 60 * time.Second, 20_000
+	}
+	return 5 * time.Second, 2_000
+}
+
+// ingestBeforeOutage stores one batch and waits until it is readable, so
+// the store is known to work before it is taken away.
+func ingestBeforeOutage(ctx context.Context, t *testing.T, c *collector) {
+	t.Helper()
+	before := newRelIngest(1, 50, 1, "ro-before")
+	if err := before.run(ctx, c, 1); err != nil {
+		t.Fatal(err)
+	}
+	before.verify(t, c, dataTimeout)
+}
+
+// ingestDuringOutage sends total spans in batches of 50 and fails unless
+// every one is acknowledged although the store is unavailable.
+func ingestDuringOutage(ctx context.Context, t *testing.T, c *collector, total int) *relIngest {
+	t.Helper()
+	const perBatch = 50
+	in := newRelIngest(total/perBatch, perBatch, outageRollouts, "ro-outage")
+	if err := in.run(ctx, c, 4); err != nil {
+		t.Fatalf("exports during the outage: %v", err)
+	}
+	if got := in.ackedSpans.Load(); got != int64(total) {
+		t.Fatalf("%d of %d spans acknowledged during the outage", got, total)
+	}
+	return in
 }
 
 // lockHolderEnv makes the test binary act as the lock holder (see init).
