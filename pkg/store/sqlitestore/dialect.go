@@ -1,9 +1,13 @@
 package sqlitestore
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"os"
+	"strconv"
+	"sync/atomic"
+	"time"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -16,7 +20,7 @@ const Name = "SQLiteLightningStore"
 
 // dialect is SQLite's sqlstore.Dialect.
 type dialect struct {
-	walPath string // the database's -wal file, watched for CheckpointDue
+	wal *walState
 }
 
 var (
@@ -24,16 +28,64 @@ var (
 	_ sqlstore.Checkpointer = dialect{}
 )
 
-// CheckpointDue is true once the WAL file is walCheckpointAt bytes long.
-// A missing file (not in WAL mode, or just truncated) is not due.
+// walState is what the writer's checkpoints need to know about the WAL.
+type walState struct {
+	path        string        // the database's -wal file
+	busyTimeout time.Duration // the writer's usual busy_timeout, restored after a checkpoint
+	retryAt     atomic.Int64  // unix nanoseconds before which no checkpoint is tried again
+}
+
+// checkpointWait is how long a forced checkpoint waits for readers of old
+// frames: writes wait behind it, so a long read (an export streaming a
+// large dataset) must cost them a pause, not the whole busy timeout.
+const checkpointWait = 100 * time.Millisecond
+
+// checkpointRetry spaces out checkpoints that readers kept from finishing.
+const checkpointRetry = time.Second
+
+// CheckpointDue is true once the WAL file is walCheckpointAt bytes long,
+// unless a checkpoint just failed to finish. A missing file (not in WAL
+// mode, or just truncated) is not due.
 func (d dialect) CheckpointDue() bool {
-	info, err := os.Stat(d.walPath)
+	if d.wal == nil || time.Now().UnixNano() < d.wal.retryAt.Load() {
+		return false
+	}
+	info, err := os.Stat(d.wal.path)
 	return err == nil && info.Size() >= walCheckpointAt
 }
 
-// Checkpoint copies the whole WAL into the database, waiting (up to the
-// busy timeout) for readers of older frames to finish, then truncates it.
-func (dialect) Checkpoint() string { return "PRAGMA wal_checkpoint(TRUNCATE)" }
+// Checkpoint copies the whole WAL into the database and truncates it,
+// waiting at most checkpointWait for readers of older frames; when they
+// outlast that, it backs off for checkpointRetry.
+func (d dialect) Checkpoint(ctx context.Context, writer *sql.DB) {
+	if !d.truncateWAL(ctx, writer) {
+		d.wal.retryAt.Store(time.Now().Add(checkpointRetry).UnixNano())
+	}
+}
+
+// truncateWAL reports whether the checkpoint finished. It pins the
+// writer's connection so that the shortened busy timeout applies to the
+// checkpoint alone.
+func (d dialect) truncateWAL(ctx context.Context, writer *sql.DB) bool {
+	conn, err := writer.Conn(ctx)
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	defer func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), busyTimeoutPragma(d.wal.busyTimeout))
+	}()
+	if _, err := conn.ExecContext(ctx, busyTimeoutPragma(checkpointWait)); err != nil {
+		return false
+	}
+	var busy, logFrames, done int
+	err = conn.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done)
+	return err == nil && busy == 0
+}
+
+func busyTimeoutPragma(d time.Duration) string {
+	return "PRAGMA busy_timeout = " + strconv.FormatInt(d.Milliseconds(), 10)
+}
 
 func (dialect) Name() string                     { return Name }
 func (dialect) Rebind(q string) string           { return q }

@@ -82,7 +82,7 @@ func OpenContext(ctx context.Context, path string, opts ...Option) (store.Backen
 	reader.SetMaxOpenConns(cfg.readConns)
 	reader.SetMaxIdleConns(cfg.readConns)
 
-	b, err := sqlstore.New(ctx, dialect{walPath: abs + "-wal"}, writer, reader)
+	b, err := sqlstore.New(ctx, dialect{wal: &walState{path: abs + "-wal", busyTimeout: cfg.busyTimeout}}, writer, reader)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite store %s: %w", abs, err)
 	}

@@ -1012,3 +1012,45 @@ func TestWatchedRolloutsUseTheIndex(t *testing.T) {
 	}
 	assert.Contains(t, strings.Join(plan, "\n"), "rollouts_watched")
 }
+
+// A read that outlasts many commits (an export streaming a large dataset)
+// keeps the forced checkpoint from finishing. Writes must not wait the busy
+// timeout behind each attempt, and the WAL must shrink once the read ends.
+func TestCheckpointDoesNotStallWritesBehindALongRead(t *testing.T) {
+	defer func(old int64) { walCheckpointAt = old }(walCheckpointAt)
+	walCheckpointAt = 1 << 20
+	path := filepath.Join(t.TempDir(), "store.db")
+	b := openAt(t, path, WithBusyTimeout(5*time.Second))
+	insert := func(i int) time.Duration {
+		start := time.Now()
+		update(t, b, func(tx store.Tx) error {
+			_, err := tx.InsertSpans(benchSpans("ro-long-read", i*256, 256))
+			return err
+		})
+		return time.Since(start)
+	}
+	insert(0)
+
+	reading, readDone := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(readDone)
+		_ = b.View(context.Background(), func(tx store.Tx) error {
+			_, _, err := tx.QuerySpans(store.Filter{}, store.Page{Limit: 1})
+			close(reading)
+			time.Sleep(3 * time.Second)
+			return err
+		})
+	}()
+	<-reading
+	var slowest time.Duration
+	for i := 1; i <= 12; i++ {
+		slowest = max(slowest, insert(i))
+	}
+	require.Greater(t, walSize(path), walCheckpointAt, "the read kept the WAL from being checkpointed")
+	assert.Less(t, slowest, time.Second, "a write waited behind a checkpoint the read blocked")
+
+	<-readDone
+	time.Sleep(checkpointRetry + 100*time.Millisecond)
+	insert(13)
+	assert.Less(t, walSize(path), walCheckpointAt, "once the read ended the next commit truncated the WAL")
+}

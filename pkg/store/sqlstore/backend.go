@@ -106,14 +106,12 @@ func (b *Backend) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, writ
 }
 
 // checkpoint shrinks the write-ahead log when the dialect says it has
-// outgrown its bound. The transaction is committed either way, so a
-// checkpoint that fails or cannot finish (readers still on old frames) is
-// left to the next commit rather than reported.
+// outgrown its bound. The transaction is committed either way; a
+// checkpoint that cannot finish is the dialect's to retry later.
 func (b *Backend) checkpoint(ctx context.Context) {
-	if b.checkpointer == nil || !b.checkpointer.CheckpointDue() {
-		return
+	if b.checkpointer != nil && b.checkpointer.CheckpointDue() {
+		b.checkpointer.Checkpoint(ctx, b.writer)
 	}
-	_, _ = b.writer.ExecContext(ctx, b.checkpointer.Checkpoint())
 }
 
 // Close closes the prepared statements and both pools.

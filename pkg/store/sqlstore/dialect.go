@@ -1,6 +1,9 @@
 package sqlstore
 
-import "database/sql"
+import (
+	"context"
+	"database/sql"
+)
 
 // Dialect is what sqlstore needs to know about one database. Queries are
 // written with "?" placeholders and passed through Rebind; no query contains
@@ -106,9 +109,10 @@ type Checkpointer interface {
 	// CheckpointDue reports whether the log has outgrown its bound; it is
 	// asked after every committed write transaction, so it must be cheap.
 	CheckpointDue() bool
-	// Checkpoint is the statement, run on the writer between
-	// transactions, that checkpoints the log and shrinks it.
-	Checkpoint() string
+	// Checkpoint checkpoints the log and shrinks it, using writer between
+	// transactions. It must not hold the writer long when readers keep the
+	// log busy: writes wait for it.
+	Checkpoint(ctx context.Context, writer *sql.DB)
 }
 
 // BatchInserter is implemented by dialects for which one statement per span
