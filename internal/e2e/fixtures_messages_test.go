@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/export"
@@ -22,15 +20,7 @@ func TestFixtureMessages(t *testing.T) {
 	for _, name := range fixtureNames(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			dir := filepath.Join(repoRoot, fixturesDir)
-			traces, err := os.ReadFile(filepath.Join(dir, name+".json"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			rolloutID, attemptID, spanCount := fixtureLabels(t, traces)
-			if status, body := post(t, c.otlpHTTP("/v1/traces"), "application/json", traces); status != http.StatusOK {
-				t.Fatalf("POST %s: status %d: %s", name, status, body)
-			}
+			rolloutID, attemptID, spanCount := postFixture(t, c, name)
 			waitForSpans(t, c, rolloutID, attemptID, spanCount)
 			if name == "openai-v2-legacy" {
 				// Its content travels only as log events; the connector reads

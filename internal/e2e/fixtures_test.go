@@ -70,17 +70,24 @@ func fixtureNames(t *testing.T) []string {
 	return names
 }
 
-func checkFixtureTriplets(t *testing.T, c *collector, name string, update bool) {
-	dir := filepath.Join(repoRoot, fixturesDir)
-	traces, err := os.ReadFile(filepath.Join(dir, name+".json"))
+// postFixture sends the recorded traces of fixture name to the collector's
+// OTLP/HTTP receiver and returns their rollout, attempt and span count.
+func postFixture(t *testing.T, c *collector, name string) (rolloutID, attemptID string, spanCount int) {
+	t.Helper()
+	traces, err := os.ReadFile(filepath.Join(repoRoot, fixturesDir, name+".json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	rolloutID, attemptID, spanCount := fixtureLabels(t, traces)
-
+	rolloutID, attemptID, spanCount = fixtureLabels(t, traces)
 	if status, body := post(t, c.otlpHTTP("/v1/traces"), "application/json", traces); status != http.StatusOK {
 		t.Fatalf("POST %s.json to /v1/traces: status %d: %s", name, status, body)
 	}
+	return rolloutID, attemptID, spanCount
+}
+
+func checkFixtureTriplets(t *testing.T, c *collector, name string, update bool) {
+	dir := filepath.Join(repoRoot, fixturesDir)
+	rolloutID, attemptID, spanCount := postFixture(t, c, name)
 	postFixtureLogs(t, c, filepath.Join(dir, name+".logs.json"))
 	waitForSpans(t, c, rolloutID, attemptID, spanCount)
 	var attempt map[string]any
@@ -95,7 +102,7 @@ func checkFixtureTriplets(t *testing.T, c *collector, name string, update bool) 
 	}
 	want := readGolden(t, goldenPath)
 	var got []any
-	err = poll(dataTimeout, func() error {
+	err := poll(dataTimeout, func() error {
 		items, err := fetchTriplets(tripletsURL)
 		if err != nil {
 			return err
