@@ -42,15 +42,7 @@ func createTraces(ctx context.Context, set exporter.Settings, cfg component.Conf
 	if err != nil {
 		return nil, err
 	}
-	return exporterhelper.NewTraces(ctx, set, cfg, exp.pushTraces,
-		exporterhelper.WithStart(exp.start),
-		exporterhelper.WithShutdown(exp.shutdown),
-		// Conversion reads the traces and never modifies them.
-		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
-		exporterhelper.WithTimeout(c.TimeoutConfig),
-		exporterhelper.WithQueue(c.QueueConfig),
-		exporterhelper.WithRetry(c.RetryConfig),
-	)
+	return exporterhelper.NewTraces(ctx, set, cfg, exp.pushTraces, helperOptions(c, exp)...)
 }
 
 // createLogs stores the messages connector's records; see logs.go.
@@ -61,12 +53,18 @@ func createLogs(ctx context.Context, set exporter.Settings, cfg component.Config
 		return nil, err
 	}
 	logs := newLogsExporter(exp)
-	return exporterhelper.NewLogs(ctx, set, cfg, logs.pushLogs,
+	return exporterhelper.NewLogs(ctx, set, cfg, logs.pushLogs, helperOptions(c, exp)...)
+}
+
+// helperOptions are the exporterhelper settings both signals share.
+func helperOptions(c *Config, exp *storeExporter) []exporterhelper.Option {
+	return []exporterhelper.Option{
 		exporterhelper.WithStart(exp.start),
 		exporterhelper.WithShutdown(exp.shutdown),
+		// Conversion reads the data and never modifies it.
 		exporterhelper.WithCapabilities(consumer.Capabilities{MutatesData: false}),
 		exporterhelper.WithTimeout(c.TimeoutConfig),
 		exporterhelper.WithQueue(c.QueueConfig),
 		exporterhelper.WithRetry(c.RetryConfig),
-	)
+	}
 }
