@@ -81,6 +81,9 @@ type Tx interface {
 
 	// ReplaceTriplets swaps the attempt's triplets for ts when revision is
 	// not older than the stored revision; it reports whether it replaced.
+	// NextRevision (or any revision <= 0) takes the stored revision plus one,
+	// so that a writer who does not know the stored revision (a builder
+	// after a restart) can never go back in revisions.
 	ReplaceTriplets(rolloutID, attemptID string, revision int, ts []model.TripletRecord) (bool, error)
 	QueryTriplets(rolloutID, attemptID string) ([]model.TripletRecord, error)
 	InsertMessages(msgs []model.MessageRecord) error

@@ -27,6 +27,8 @@ type Core struct {
 
 	subs subscribers
 
+	group *groupCommitter // pipeline writes share transactions (core_commit.go)
+
 	notifyMu sync.Mutex
 	notify   chan struct{} // closed and replaced whenever data changes
 
@@ -49,8 +51,11 @@ func New(backend Backend, opts Options) *Core {
 		created: opts.Clock(),
 		notify:  make(chan struct{}),
 		stop:    make(chan struct{}),
+		group:   newGroupCommitter(),
 	}
 	c.lastScan.Store(-1)
+	c.wg.Add(1)
+	go c.runGroupWriter()
 	if opts.ScanInterval > 0 {
 		c.wg.Add(1)
 		go c.runWatchdog(opts.ScanInterval)

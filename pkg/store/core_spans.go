@@ -168,7 +168,7 @@ func (c *Core) heartbeat(tx Tx, r *model.Rollout, a *model.Attempt) error {
 // attempt gets one heartbeat.
 func (c *Core) IngestSpans(ctx context.Context, items []IngestItem) (IngestResult, error) {
 	var res IngestResult
-	err := c.update(ctx, func(tx Tx) error {
+	err := c.groupUpdate(ctx, len(items), func(tx Tx) error {
 		var err error
 		res, err = c.ingest(tx, items)
 		return err

@@ -48,7 +48,8 @@ type Store interface {
 	QueryWorkers(ctx context.Context, q WorkerQuery) (model.Paginated[model.Worker], error)
 
 	// ReplaceTriplets stores the triplets of one attempt at a revision; an
-	// older revision than the stored one is ignored.
+	// older revision than the stored one is ignored, and NextRevision takes
+	// the stored revision plus one.
 	ReplaceTriplets(ctx context.Context, rolloutID, attemptID string, revision int, triplets []model.TripletRecord) error
 	QueryTriplets(ctx context.Context, rolloutID, attemptID string) ([]model.TripletRecord, error)
 	AddMessages(ctx context.Context, msgs []model.MessageRecord) error
@@ -57,6 +58,11 @@ type Store interface {
 	Statistics(ctx context.Context) (map[string]any, error)
 	Close() error
 }
+
+// NextRevision, given to ReplaceTriplets, asks the store for the attempt's
+// next triplet revision: the store, not the builder's memory, is the
+// authority on revisions.
+const NextRevision = 0
 
 // LatestAttempt selects the latest attempt wherever an attempt id is expected.
 const LatestAttempt = "latest"

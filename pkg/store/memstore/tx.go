@@ -464,7 +464,12 @@ func (t *tx) ReplaceTriplets(rolloutID, attemptID string, revision int, ts []mod
 	st := t.st
 	k := attemptKey{rolloutID, attemptID}
 	old := st.triplets[k]
-	if old != nil && revision < old.revision {
+	if revision <= store.NextRevision {
+		revision = 1
+		if old != nil {
+			revision = old.revision + 1
+		}
+	} else if old != nil && revision < old.revision {
 		return false, nil
 	}
 	records := make([]model.TripletRecord, len(ts))

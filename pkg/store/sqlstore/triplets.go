@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 )
 
 // ReplaceTriplets keeps the attempt's revision in triplet_revisions rather
@@ -24,7 +25,9 @@ func (t *tx) ReplaceTriplets(rolloutID, attemptID string, revision int, ts []mod
 	if err != nil {
 		return false, err
 	}
-	if found && revision < stored {
+	if revision <= store.NextRevision {
+		revision = stored + 1 // 1 when none is stored
+	} else if found && revision < stored {
 		return false, nil
 	}
 	if _, err := t.exec(stmtSetTripletRevision, rolloutID, attemptID, revision); err != nil {
@@ -36,6 +39,7 @@ func (t *tx) ReplaceTriplets(rolloutID, attemptID string, revision int, ts []mod
 	// The records are stored as given; the columns file them under this
 	// attempt and revision.
 	for _, tr := range ts {
+		tr.RolloutID, tr.AttemptID, tr.Revision = rolloutID, attemptID, revision
 		tr.Triplet.Prompt = model.RawOrNull(tr.Triplet.Prompt)
 		tr.Triplet.Response = model.RawOrNull(tr.Triplet.Response)
 		tr.Triplet.Metadata = model.RawOrNull(tr.Triplet.Metadata)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 )
 
 func tripletRecord(rolloutID, attemptID string, index, revision int, reward *float64) model.TripletRecord {
@@ -97,6 +98,25 @@ func (s suite) testTriplets(t *testing.T) {
 
 		f.replaceTriplets(rid, aid, 4)
 		assert.Empty(t, f.triplets(rid, aid), "a newer empty set clears the attempt")
+	})
+
+	t.Run("NextRevision continues from the stored revision", func(t *testing.T) {
+		f := s.fresh(t)
+		r := f.startRollout(`{}`)
+		rid, aid := r.RolloutID, r.Attempt.AttemptID
+		f.replaceTriplets(rid, aid, store.NextRevision, tripletRecord(rid, aid, 0, 0, nil))
+		assert.Equal(t, []int{1}, tripletRevisions(f.triplets(rid, aid)), "the first write is revision 1")
+
+		f.replaceTriplets(rid, aid, 7, tripletRecord(rid, aid, 0, 7, nil), tripletRecord(rid, aid, 1, 7, nil))
+		// A builder that lost its memory (restart, eviction) never goes
+		// back: its write lands above what is stored.
+		f.replaceTriplets(rid, aid, store.NextRevision, tripletRecord(rid, aid, 0, 1, model.Ptr(0.5)),
+			tripletRecord(rid, aid, 1, 1, nil), tripletRecord(rid, aid, 2, 1, nil))
+		got := f.triplets(rid, aid)
+		require.Len(t, got, 3)
+		assert.Equal(t, []int{8, 8, 8}, tripletRevisions(got), "records carry the revision the store gave them")
+		f.replaceTriplets(rid, aid, 7, tripletRecord(rid, aid, 0, 7, nil))
+		assert.Len(t, f.triplets(rid, aid), 3, "an explicit older revision is still ignored")
 	})
 
 	t.Run("triplets are kept per attempt", func(t *testing.T) {
