@@ -23,13 +23,14 @@ type AttemptNotifier interface {
 	SubscribeAttempts(fn func(AttemptEvent)) (unsubscribe func())
 }
 
-// SpanNotifier is implemented by stores that report spans written through
-// their API (AddSpan, AddSpans) rather than through the OTLP pipeline: the
-// reward span an Agent Lightning runner adds over REST, for instance. The
-// triplet processor subscribes so that such spans count too.
+// SpanNotifier is implemented by stores that report the spans they commit,
+// whatever the door: an OTLP batch (IngestSpans) or the API (AddSpan,
+// AddSpans, such as the reward span an Agent Lightning runner adds over
+// REST). The triplet processor follows an attempt's spans this way.
 type SpanNotifier interface {
-	// SubscribeSpans calls fn with the spans stored by each AddSpan or
-	// AddSpans call; fn must not block. The returned function unsubscribes.
+	// SubscribeSpans calls fn with the spans each call stored, after commit
+	// and before the call returns; fn must not block. The returned function
+	// unsubscribes.
 	SubscribeSpans(fn func([]model.Span)) (unsubscribe func())
 }
 
@@ -74,7 +75,7 @@ func (c *Core) publish(events ...AttemptEvent) {
 	}
 }
 
-// SubscribeSpans registers fn for spans stored through AddSpan and AddSpans.
+// SubscribeSpans registers fn for the spans every ingest or add stores.
 func (c *Core) SubscribeSpans(fn func([]model.Span)) func() {
 	s := &c.subs
 	s.mu.Lock()

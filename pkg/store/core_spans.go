@@ -173,6 +173,12 @@ func (c *Core) IngestSpans(ctx context.Context, items []IngestItem) (IngestResul
 		res, err = c.ingest(tx, items)
 		return err
 	})
+	if err == nil {
+		// Before the caller answers its client: whoever follows stored spans
+		// (the triplet processor) knows of them before a runner can mark the
+		// attempt finished.
+		c.publishSpans(res.Stored)
+	}
 	return res, err
 }
 

@@ -31,6 +31,7 @@ type attemptState struct {
 	rootEnded   bool
 	storeEnded  bool
 	truncated   bool
+	checked     bool // the store was asked whether the attempt already ended
 
 	revision    int // revisions emitted so far
 	dirty       bool
@@ -50,9 +51,15 @@ type job struct {
 
 // buffer keeps the attempts' spans and decides when each is complete. It is
 // safe for concurrent use; building happens outside its lock on snapshots.
+//
+// With a store (fromStore), it keeps no span copies: only each attempt's
+// state and its open spans' ids (for late GenAI log events), about
+// stateBytes and spanRefBytes of memory, since the spans are read back from
+// the store when the attempt is built.
 type buffer struct {
-	cfg Config
-	now func() time.Time
+	cfg       Config
+	now       func() time.Time
+	fromStore bool
 
 	mu       sync.Mutex
 	attempts map[attemptKey]*attemptState
@@ -61,52 +68,99 @@ type buffer struct {
 	bytes    int                   // their estimated heap bytes
 }
 
-func newBuffer(cfg Config, now func() time.Time) *buffer {
-	return &buffer{cfg: cfg, now: now, attempts: map[attemptKey]*attemptState{}, spans: map[string]attemptKey{}}
+// Estimated memory of the state of one attempt and of one span's entry
+// when the spans themselves stay in the store.
+const (
+	stateBytes   = 256
+	spanRefBytes = 96
+)
+
+func newBuffer(cfg Config, now func() time.Time, fromStore bool) *buffer {
+	return &buffer{cfg: cfg, now: now, fromStore: fromStore, attempts: map[attemptKey]*attemptState{}, spans: map[string]attemptKey{}}
 }
 
-// add keeps copies of spans; it returns how many did not fit the attempt's
-// limit and the change in buffered spans.
-func (b *buffer) add(key attemptKey, spans []model.Span) (dropped, delta int) {
+// addResult says what add did with the spans it was given.
+type addResult struct {
+	added       int // spans now buffered that were not before
+	overAttempt int // not kept: the attempt holds max_spans_per_attempt
+	overBuffer  int // not kept: this attempt alone fills the buffer (memory pressure)
+
+	// Attempts completed early to make room: their triplets must be built.
+	jobs           []job
+	freed, evicted int
+}
+
+// add keeps copies of spans (or, with a store, notes them). A span that
+// would take the buffer over either limit first makes room: the oldest
+// other attempts are completed early (returned as jobs). Only a span that
+// does not fit even then (one attempt as large as the buffer) is not kept,
+// and counted; its attempt is built from what it has.
+func (b *buffer) add(key attemptKey, spans []model.Span) addResult {
 	sizes := make([]int, len(spans))
 	for i := range spans {
-		sizes[i] = spans[i].HeapBytes() // outside the lock: it walks every attribute
+		if b.fromStore {
+			sizes[i] = spanRefBytes
+		} else {
+			sizes[i] = spans[i].HeapBytes() // outside the lock: it walks every attribute
+		}
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	var res addResult
 	now := b.now()
 	a := b.attempts[key]
 	if a == nil {
 		a = &attemptState{key: key, index: map[string]int{}, first: now}
 		b.attempts[key] = a
+		b.bytes += stateBytes
+		a.bytes += stateBytes
 	}
-	bytesBefore := a.bytes
 	for j, s := range spans {
-		if i, ok := a.index[s.SpanID]; ok {
-			a.bytes += sizes[j] - a.spans[i].HeapBytes()
-			a.spans[i] = s
-		} else if len(a.spans) >= b.cfg.Limits.MaxSpansPerAttempt {
-			a.truncated = true
-			dropped++
-			continue
-		} else {
-			a.index[s.SpanID] = len(a.spans)
-			a.spans = append(a.spans, s)
-			a.bytes += sizes[j]
-			b.spans[s.SpanID] = key
-			delta++
-		}
 		if s.ParentID == nil || *s.ParentID == "" {
 			a.rootEnded = true
 		}
+		if i, ok := a.index[s.SpanID]; ok {
+			if !b.fromStore {
+				delta := sizes[j] - a.spans[i].HeapBytes()
+				a.bytes += delta
+				b.bytes += delta
+				a.spans[i] = s
+			}
+			continue
+		}
+		switch {
+		case len(a.index) >= b.cfg.Limits.MaxSpansPerAttempt:
+			a.truncated = true
+			res.overAttempt++
+			continue
+		case !b.fits(sizes[j]):
+			// Make room now, before the limit is crossed: other attempts
+			// are completed early (the caller builds res.jobs).
+			jobs, freed, evicted := b.evict(now, key, func() bool { return !b.fits(sizes[j]) })
+			res.jobs = append(res.jobs, jobs...)
+			res.freed += freed
+			res.evicted += evicted
+			if !b.fits(sizes[j]) {
+				a.truncated = true
+				res.overBuffer++
+				continue
+			}
+		}
+		a.index[s.SpanID] = len(a.index)
+		if !b.fromStore {
+			a.spans = append(a.spans, s)
+		}
+		a.bytes += sizes[j]
+		b.bytes += sizes[j]
+		b.spans[s.SpanID] = key
+		b.total++
+		res.added++
 	}
 	a.last = now
 	if a.completed() {
 		a.dirty = true
 	}
-	b.total += delta
-	b.bytes += a.bytes - bytesBefore
-	return dropped, delta
+	return res
 }
 
 // heapBytes is the estimated memory the kept spans hold.
@@ -157,8 +211,12 @@ func (b *buffer) markSpansDirty(spanIDs []string) {
 
 // due returns the attempts to build now, forgets retained attempts whose
 // retention passed, and relieves memory pressure. freed is the number of
-// spans no longer buffered.
-func (b *buffer) due(all bool) (jobs []job, freed int, evicted int) {
+// spans no longer buffered. With a store, checks lists the open attempts,
+// quiet for a settle period with no root span seen, whose status in the
+// store must be read once: spans arriving after the attempt ended (after a
+// restart or once its state was forgotten) rebuild it without waiting for
+// the idle timeout.
+func (b *buffer) due(all bool) (jobs []job, freed int, evicted int, checks []attemptKey) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
@@ -170,11 +228,16 @@ func (b *buffer) due(all bool) (jobs []job, freed int, evicted int) {
 			continue
 		}
 		trigger := b.trigger(a, now)
+		if b.fromStore && trigger == "" && !a.completed() && !a.checked && !a.rootEnded && now.Sub(a.last) >= b.cfg.Completion.Settle {
+			a.checked = true
+			checks = append(checks, key)
+		}
 		if all && trigger == "" {
 			trigger = triggerShutdown
 		}
 		if trigger != "" {
 			jobs = append(jobs, b.take(a, trigger, now))
+			freed += b.compact(a)
 		}
 	}
 	more, f, e := b.relieve(now)
@@ -182,7 +245,7 @@ func (b *buffer) due(all bool) (jobs []job, freed int, evicted int) {
 	sort.Slice(jobs, func(i, j int) bool {
 		return jobs[i].key.rollout+jobs[i].key.attempt < jobs[j].key.rollout+jobs[j].key.attempt
 	})
-	return jobs, freed + f, e
+	return jobs, freed + f, e, checks
 }
 
 // trigger names the first completion rule that fires, or "".
@@ -210,32 +273,65 @@ func (b *buffer) take(a *attemptState, trigger string, now time.Time) job {
 	return job{key: a.key, spans: append([]model.Span(nil), a.spans...), revision: a.revision, trigger: trigger, late: late}
 }
 
-func (b *buffer) forget(key attemptKey) int {
-	for _, s := range b.attempts[key].spans {
-		delete(b.spans, s.SpanID)
+// compact drops what a store-backed buffer no longer needs once an attempt
+// is built: its span ids. What remains until retention ends is its state,
+// so that a late span rebuilds it at once. It returns the spans freed.
+func (b *buffer) compact(a *attemptState) int {
+	if !b.fromStore {
+		return 0
 	}
-	n := len(b.attempts[key].spans)
-	b.bytes -= b.attempts[key].bytes
+	n := len(a.index)
+	for id := range a.index {
+		delete(b.spans, id)
+	}
+	a.index = map[string]int{}
+	b.total -= n
+	b.bytes -= n * spanRefBytes
+	a.bytes -= n * spanRefBytes
+	return n
+}
+
+func (b *buffer) forget(key attemptKey) int {
+	a := b.attempts[key]
+	for id := range a.index {
+		delete(b.spans, id)
+	}
+	n := len(a.index)
+	b.bytes -= a.bytes
 	delete(b.attempts, key)
 	b.total -= n
 	return n
 }
 
-// overLimit reports whether the buffer holds more than either limit allows.
+// overLimit reports whether the buffer holds more than its high-water
+// mark, 90% of either limit: the tick makes room before add has to.
 func (b *buffer) overLimit() bool {
-	return b.total > b.cfg.Limits.MaxBufferedSpans || b.bytes > b.cfg.Limits.MaxBufferedMiB<<20
+	return b.total*10 > b.cfg.Limits.MaxBufferedSpans*9 || b.bytes*10 > (b.cfg.Limits.MaxBufferedMiB<<20)*9
 }
 
-// relieve brings the buffer under its limits: first it forgets completed
-// attempts (oldest completion first), then it completes the open attempts
-// that started first and forgets them.
+// fits reports whether one more span of size bytes stays within the limits.
+func (b *buffer) fits(size int) bool {
+	return b.total+1 <= b.cfg.Limits.MaxBufferedSpans && b.bytes+size <= b.cfg.Limits.MaxBufferedMiB<<20
+}
+
+// relieve brings the buffer under its high-water mark.
 func (b *buffer) relieve(now time.Time) (jobs []job, freed, evicted int) {
-	if !b.overLimit() {
+	return b.evict(now, attemptKey{}, b.overLimit)
+}
+
+// evict forgets attempts while more room is wanted: first completed ones
+// (oldest completion first), then open ones (oldest first), which are
+// completed early with what they have. keep is never evicted (the attempt
+// being added to).
+func (b *buffer) evict(now time.Time, keep attemptKey, want func() bool) (jobs []job, freed, evicted int) {
+	if !want() {
 		return nil, 0, 0
 	}
 	states := make([]*attemptState, 0, len(b.attempts))
-	for _, a := range b.attempts {
-		states = append(states, a)
+	for k, a := range b.attempts {
+		if k != keep {
+			states = append(states, a)
+		}
 	}
 	sort.Slice(states, func(i, j int) bool {
 		ci, cj := states[i].completed() && !states[i].dirty, states[j].completed() && !states[j].dirty
@@ -248,7 +344,7 @@ func (b *buffer) relieve(now time.Time) (jobs []job, freed, evicted int) {
 		return states[i].first.Before(states[j].first)
 	})
 	for _, a := range states {
-		if !b.overLimit() {
+		if !want() {
 			break
 		}
 		if !(a.completed() && !a.dirty) {

@@ -15,10 +15,15 @@ import (
 
 // Config of the triplet processor.
 type Config struct {
-	// Store is the id of the trainer extension whose attempt events complete
-	// attempts at once (a runner marking its attempt succeeded or failed, the
-	// watchdog timing it out). Optional: without it, completion relies on the
-	// timers below.
+	// Store is the id of the extension that owns the store. With it, the
+	// processor follows the spans the store commits (from every door, the
+	// REST API included) instead of converting the pipeline's spans, keeps
+	// no span copies (a few hundred bytes per open attempt), completes an
+	// attempt at once when the store reports it ended, builds it from the
+	// spans read back from the store, and writes its triplets to the store
+	// at the store's next revision. Without it, the processor keeps copies of
+	// the spans it sees and emits triplets as agentlightning.triplet spans
+	// for whatever exporter follows (a sidecar sending to a gateway).
 	Store *component.ID `mapstructure:"store"`
 
 	// Unlabeled and AutoRolloutKey group spans into attempts exactly as the
@@ -77,8 +82,9 @@ type CompletionConfig struct {
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 	// MaxDuration: this long since the attempt's first span. Default: 10m.
 	MaxDuration time.Duration `mapstructure:"max_duration"`
-	// Retention keeps a completed attempt's spans this long so that late
-	// spans rebuild its triplets with a higher revision. Default: 5m.
+	// Retention keeps a completed attempt this long so that a late span
+	// rebuilds its triplets at once, with a higher revision. Without a store
+	// the attempt's spans are kept; with one, only its state. Default: 5m.
 	Retention time.Duration `mapstructure:"retention"`
 	// CheckInterval is how often the rules are checked. Default: 200ms.
 	CheckInterval time.Duration `mapstructure:"check_interval"`

@@ -30,6 +30,14 @@ type tripletProcessor struct {
 	buf       *buffer
 	telemetry *metadata.TelemetryBuilder
 
+	// st is the store named by cfg.Store. With it the processor works from
+	// what the store committed: it follows stored spans through the store's
+	// span events (never converting pdata itself), builds an attempt from the
+	// spans read back from the store, and writes the triplets to the store
+	// directly. Without it, it keeps copies of the spans it sees and emits
+	// triplets as agentlightning.triplet spans for any exporter.
+	st store.Store
+
 	id          component.ID
 	events      *eventStore
 	unsubscribe func()
@@ -56,7 +64,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*t
 	}
 	p := &tripletProcessor{
 		cfg: cfg, logger: set.Logger, next: next, resolver: resolver, builder: b,
-		buf: newBuffer(*cfg, time.Now), telemetry: tb, id: set.ID, events: events,
+		buf: newBuffer(*cfg, time.Now, cfg.Store != nil), telemetry: tb, id: set.ID, events: events,
 	}
 	events.setListener(p.buf.markSpansDirty)
 	return p, nil
@@ -71,14 +79,16 @@ func (p *tripletProcessor) Capabilities() consumer.Capabilities {
 // the completion ticker.
 func (p *tripletProcessor) Start(_ context.Context, host component.Host) error {
 	if p.cfg.Store != nil {
-		notifier, err := findNotifier(host, *p.cfg.Store)
+		st, notifier, err := findStore(host, *p.cfg.Store)
 		if err != nil {
 			return err
 		}
-		unsubscribe := []func(){notifier.SubscribeAttempts(p.onAttemptEvent)}
-		if spans, ok := notifier.(store.SpanNotifier); ok {
-			unsubscribe = append(unsubscribe, spans.SubscribeSpans(p.onStoredSpans))
+		spans, ok := notifier.(store.SpanNotifier)
+		if !ok {
+			return fmt.Errorf("the store of extension %s does not report stored spans", *p.cfg.Store)
 		}
+		p.st = st
+		unsubscribe := []func(){notifier.SubscribeAttempts(p.onAttemptEvent), spans.SubscribeSpans(p.onStoredSpans)}
 		p.unsubscribe = func() {
 			for _, u := range unsubscribe {
 				u()
@@ -91,25 +101,27 @@ func (p *tripletProcessor) Start(_ context.Context, host component.Host) error {
 	return nil
 }
 
-func findNotifier(host component.Host, id component.ID) (store.AttemptNotifier, error) {
+func findStore(host component.Host, id component.ID) (store.Store, store.AttemptNotifier, error) {
 	ext, ok := host.GetExtensions()[id]
 	if !ok {
-		return nil, fmt.Errorf("extension %s not found; is it listed under service.extensions?", id)
+		return nil, nil, fmt.Errorf("extension %s not found; is it listed under service.extensions?", id)
 	}
 	provider, ok := ext.(store.Provider)
 	if !ok || provider.LightningStore() == nil {
-		return nil, fmt.Errorf("extension %s does not provide a Lightning store", id)
+		return nil, nil, fmt.Errorf("extension %s does not provide a Lightning store", id)
 	}
-	notifier, ok := provider.LightningStore().(store.AttemptNotifier)
+	st := provider.LightningStore()
+	notifier, ok := st.(store.AttemptNotifier)
 	if !ok {
-		return nil, fmt.Errorf("the store of extension %s does not report attempt events", id)
+		return nil, nil, fmt.Errorf("the store of extension %s does not report attempt events", id)
 	}
-	return notifier, nil
+	return st, notifier, nil
 }
 
-// onStoredSpans keeps the spans written through the store API (such as the
-// reward span an Agent Lightning runner adds over REST once its agent
-// returns), which never pass through the pipeline.
+// onStoredSpans follows every span the store committed, whatever door it
+// came through (the OTLP pipeline, /v1/traces, the reward span an Agent
+// Lightning runner adds over REST). It runs on the store's writer, so it
+// only notes which attempts moved; the spans are read back when built.
 func (p *tripletProcessor) onStoredSpans(spans []model.Span) {
 	p.keep(context.Background(), spans)
 }
@@ -142,8 +154,12 @@ func (p *tripletProcessor) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// ConsumeTraces passes spans on at once and keeps a copy per attempt.
+// ConsumeTraces passes spans on at once. Without a store it keeps a copy
+// per attempt; with one, the store reports the spans once committed.
 func (p *tripletProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	if p.cfg.Store != nil {
+		return p.next.ConsumeTraces(ctx, td)
+	}
 	items, _ := p.resolver.Convert(td)
 	if err := p.next.ConsumeTraces(ctx, td); err != nil {
 		return err
@@ -171,10 +187,22 @@ func (p *tripletProcessor) keep(ctx context.Context, spans []model.Span) {
 		groups[k] = append(groups[k], s)
 	}
 	for _, k := range order {
-		dropped, added := p.buf.add(k, groups[k])
-		p.telemetry.ProcessorTripletBufferedSpans.Add(ctx, int64(added))
-		if dropped > 0 {
-			p.telemetry.ProcessorTripletSpansDropped.Add(ctx, int64(dropped), reason("attempt_limit"))
+		res := p.buf.add(k, groups[k])
+		p.telemetry.ProcessorTripletBufferedSpans.Add(ctx, int64(res.added))
+		if res.overAttempt > 0 {
+			p.telemetry.ProcessorTripletSpansDropped.Add(ctx, int64(res.overAttempt), reason("attempt_limit"))
+		}
+		if res.overBuffer > 0 {
+			p.telemetry.ProcessorTripletSpansDropped.Add(ctx, int64(res.overBuffer), reason(triggerMemoryPressure))
+		}
+		if res.freed > 0 {
+			p.telemetry.ProcessorTripletBufferedSpans.Add(ctx, -int64(res.freed))
+		}
+		if res.evicted > 0 {
+			p.logger.Warn("triplet buffer full: attempts completed early", zap.Int("attempts", res.evicted))
+		}
+		for _, j := range res.jobs {
+			p.complete(ctx, j)
 		}
 	}
 	p.reportBytes(ctx)
@@ -205,7 +233,12 @@ func (p *tripletProcessor) run() {
 
 // flush builds and sends the triplets of every attempt that is due.
 func (p *tripletProcessor) flush(ctx context.Context, all bool) {
-	jobs, freed, evicted := p.buf.due(all)
+	jobs, freed, evicted, checks := p.buf.due(all)
+	for _, k := range checks {
+		if a, err := p.st.GetLatestAttempt(ctx, k.rollout); err == nil && a != nil && a.AttemptID == k.attempt && a.Status.Ended() {
+			p.buf.markStoreEnded(k)
+		}
+	}
 	if freed > 0 {
 		p.telemetry.ProcessorTripletBufferedSpans.Add(ctx, -int64(freed))
 		p.reportBytes(ctx)
@@ -222,6 +255,10 @@ func (p *tripletProcessor) complete(ctx context.Context, j job) {
 	p.telemetry.ProcessorTripletAttemptsCompleted.Add(ctx, 1, metric.WithAttributes(attribute.String("trigger", j.trigger)))
 	if j.late {
 		p.telemetry.ProcessorTripletAttemptsRecomputed.Add(ctx, 1)
+	}
+	if p.st != nil {
+		p.completeFromStore(ctx, j)
+		return
 	}
 	triplets, err := p.builder.build(j.spans)
 	if err != nil {
@@ -244,6 +281,39 @@ func (p *tripletProcessor) complete(ctx context.Context, j job) {
 		return
 	}
 	p.telemetry.ProcessorTripletTripletsEmitted.Add(ctx, int64(len(triplets)))
+}
+
+// completeFromStore builds an attempt from every span the store holds for
+// it, so a build after a restart, an eviction or a late span is never built
+// from less than what is stored, and writes the triplets at the store's next
+// revision. A failed read or write is retried on a later tick.
+func (p *tripletProcessor) completeFromStore(ctx context.Context, j job) {
+	page, err := p.st.QuerySpans(ctx, store.SpanQuery{RolloutID: j.key.rollout, AttemptID: &j.key.attempt, Page: store.AllPage()})
+	if err != nil {
+		p.buf.retry(j.key)
+		p.fail(ctx, j, "read", err)
+		return
+	}
+	triplets, err := p.builder.build(page.Items)
+	if err != nil {
+		p.fail(ctx, j, "build", err)
+		return
+	}
+	records := make([]model.TripletRecord, len(triplets))
+	for i, bt := range triplets {
+		records[i] = model.TripletRecord{
+			RolloutID: j.key.rollout, AttemptID: j.key.attempt, Index: i, SpanID: bt.call.SpanID, Triplet: bt.triplet,
+		}
+	}
+	if len(records) == 0 && !j.late {
+		return // nothing to write, and no earlier revision to clear
+	}
+	if err := p.st.ReplaceTriplets(ctx, j.key.rollout, j.key.attempt, store.NextRevision, records); err != nil {
+		p.buf.retry(j.key)
+		p.fail(ctx, j, "store", err)
+		return
+	}
+	p.telemetry.ProcessorTripletTripletsEmitted.Add(ctx, int64(len(records)))
 }
 
 func (p *tripletProcessor) fail(ctx context.Context, j job, why string, err error) {

@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/memstore"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/tripletspan"
@@ -227,27 +228,146 @@ func TestLateSpanRecomputesWithHigherRevision(t *testing.T) {
 	metadatatest.AssertEqualProcessorTripletAttemptsRecomputed(t, h.tel, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
 }
 
+// storeHarness runs the processor against a real store, with the spans
+// reaching the store the way the lightningstore exporter writes them.
+type storeHarness struct {
+	*harness
+	core *store.Core
+	cfg  *Config
+	id   component.ID
+}
+
+func newStoreHarness(t *testing.T, cfg *Config, core *store.Core) *storeHarness {
+	t.Helper()
+	if core == nil {
+		core = store.New(memstore.New(), store.Options{})
+		t.Cleanup(func() { _ = core.Close() })
+	}
+	id := component.MustNewID("lightningstore")
+	cfg.Store = &id
+	return &storeHarness{harness: newHarness(t, cfg, host{id: provider{s: core}}), core: core, cfg: cfg, id: id}
+}
+
+// export passes td through the processor, then stores it as the exporter
+// downstream does.
+func (h *storeHarness) export(t *testing.T, td ptrace.Traces) {
+	t.Helper()
+	require.NoError(t, h.proc.ConsumeTraces(context.Background(), td))
+	r, err := otlpspan.NewResolver(otlpspan.Config{})
+	require.NoError(t, err)
+	items, _ := r.Convert(td)
+	_, err = h.core.IngestSpans(context.Background(), items)
+	require.NoError(t, err)
+}
+
+func (h *storeHarness) stored(t *testing.T, rollout, attempt string) []model.TripletRecord {
+	t.Helper()
+	got, err := h.core.QueryTriplets(context.Background(), rollout, attempt)
+	require.NoError(t, err)
+	return got
+}
+
+func (h *storeHarness) waitStored(t *testing.T, rollout, attempt string, check func([]model.TripletRecord) bool) []model.TripletRecord {
+	t.Helper()
+	require.Eventually(t, func() bool { return check(h.stored(t, rollout, attempt)) }, 5*time.Second, 5*time.Millisecond)
+	return h.stored(t, rollout, attempt)
+}
+
 func TestStoreEventCompletesAttempt(t *testing.T) {
 	ctx := context.Background()
-	core := store.New(memstore.New(), store.Options{})
-	t.Cleanup(func() { _ = core.Close() })
-	r, err := core.StartRollout(ctx, store.StartRolloutRequest{Input: json.RawMessage(`{}`)})
-	require.NoError(t, err)
-
 	cfg := fastConfig()
 	cfg.Completion.Settle = time.Hour
 	cfg.Completion.IdleTimeout = time.Hour
-	id := component.MustNewID("trainer")
-	cfg.Store = &id
-	h := newHarness(t, cfg, host{id: provider{s: core}})
+	h := newStoreHarness(t, cfg, nil)
+	r, err := h.core.StartRollout(ctx, store.StartRolloutRequest{Input: json.RawMessage(`{}`)})
+	require.NoError(t, err)
 
 	run := agentRun{rollout: r.RolloutID, attempt: r.Attempt.AttemptID, base: time.Unix(1700000000, 0)}
-	require.NoError(t, h.proc.ConsumeTraces(ctx, run.children()))
+	h.export(t, run.children())
+	assert.Equal(t, 3, h.sink.SpanCount(), "spans pass through")
 	time.Sleep(30 * time.Millisecond) // several completion checks pass without a trigger
-	assert.Empty(t, h.triplets())
-	_, err = core.UpdateAttempt(ctx, r.RolloutID, store.LatestAttempt, store.AttemptUpdate{Status: store.To(model.AttemptSucceeded)})
+	assert.Empty(t, h.stored(t, r.RolloutID, r.Attempt.AttemptID))
+	_, err = h.core.UpdateAttempt(ctx, r.RolloutID, store.LatestAttempt, store.AttemptUpdate{Status: store.To(model.AttemptSucceeded)})
 	require.NoError(t, err)
-	assert.Len(t, h.waitTriplets(t, 2), 2)
+	got := h.waitStored(t, r.RolloutID, r.Attempt.AttemptID, func(ts []model.TripletRecord) bool { return len(ts) == 2 })
+	assert.Equal(t, []int64{1, 2, 100, 5}, tokenIDs(t, got[1].Triplet.Prompt))
+	require.NotNil(t, got[1].Triplet.Reward)
+	assert.Equal(t, 0.75, *got[1].Triplet.Reward)
+	assert.Empty(t, h.triplets(), "with a store, triplets go to the store, not downstream as spans")
+}
+
+// A late span rebuilds the attempt from everything stored, at a revision
+// above the stored one, whether the processor still remembers the attempt,
+// forgot it (retention over, or evicted), or was restarted.
+func TestLateSpanRebuildsFromTheStore(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  func(*Config)
+		// between runs between the first build and the late span.
+		between func(t *testing.T, h *storeHarness) *storeHarness
+	}{
+		{name: "remembered", cfg: func(*Config) {}},
+		{name: "after retention", cfg: func(c *Config) { c.Completion.Retention = 0 }},
+		{name: "after a restart", cfg: func(*Config) {}, between: func(t *testing.T, h *storeHarness) *storeHarness {
+			// The runner marked the attempt succeeded; then the collector
+			// restarted, and a span of the ended attempt arrives.
+			_, err := h.core.UpdateAttempt(context.Background(), "ro-1", "at-1", store.AttemptUpdate{Status: store.To(model.AttemptSucceeded)})
+			require.NoError(t, err)
+			require.NoError(t, h.proc.Shutdown(context.Background()))
+			cfg := fastConfig()
+			cfg.Completion.IdleTimeout = time.Hour
+			return newStoreHarness(t, cfg, h.core)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := fastConfig()
+			tc.cfg(cfg)
+			h := newStoreHarness(t, cfg, nil)
+			run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
+			h.export(t, run.children())
+			h.export(t, run.root())
+			first := h.waitStored(t, "ro-1", "at-1", func(ts []model.TripletRecord) bool { return len(ts) == 2 })
+			assert.Equal(t, 1, first[0].Revision)
+			if tc.between != nil {
+				h = tc.between(t, h)
+			}
+			// The late span: a second reward, for the first call.
+			late := ptrace.NewTraces()
+			judge := run.span(run.resource(late), 9, 1, "agentlightning.annotation", 12*time.Second, 12*time.Second)
+			judge.Attributes().PutStr("agentlightning.reward.0.name", "primary")
+			judge.Attributes().PutDouble("agentlightning.reward.0.value", 0.25)
+			judge.Attributes().PutStr("agentlightning.link.0.key_match", "gen_ai.response.id")
+			judge.Attributes().PutStr("agentlightning.link.0.value_match", "resp-1")
+			h.export(t, late)
+			got := h.waitStored(t, "ro-1", "at-1", func(ts []model.TripletRecord) bool { return len(ts) > 0 && ts[0].Triplet.Reward != nil })
+			require.Len(t, got, 2, "the rebuild has every call, not just the late span's")
+			assert.Greater(t, got[0].Revision, first[0].Revision)
+			assert.Equal(t, 0.25, *got[0].Triplet.Reward)
+			require.NotNil(t, got[1].Triplet.Reward)
+			assert.Equal(t, 0.75, *got[1].Triplet.Reward, "the earlier reward is still there")
+		})
+	}
+}
+
+// With a store, the buffer keeps no span copies: its memory is a few
+// hundred bytes per attempt, whatever the size of the spans.
+func TestStoreBackedBufferKeepsNoSpans(t *testing.T) {
+	cfg := fastConfig()
+	cfg.Completion.Settle = time.Hour
+	cfg.Completion.IdleTimeout = time.Hour
+	h := newStoreHarness(t, cfg, nil)
+	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
+	td := run.children()
+	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutStr("blob", strings.Repeat("x", 1<<20))
+	h.export(t, td)
+	require.Eventually(t, func() bool {
+		m, err := h.tel.GetMetric("otelcol_processor_triplet_buffered_bytes")
+		return err == nil && len(m.Data.(metricdata.Sum[int64]).DataPoints) == 1
+	}, time.Second, 5*time.Millisecond)
+	m, err := h.tel.GetMetric("otelcol_processor_triplet_buffered_bytes")
+	require.NoError(t, err)
+	kept := m.Data.(metricdata.Sum[int64]).DataPoints[0].Value
+	assert.Equal(t, int64(stateBytes+3*spanRefBytes), kept)
 }
 
 func TestStartFailsWithoutExtension(t *testing.T) {
@@ -392,34 +512,30 @@ func TestDuplicateSpanLendsItsTokenIDs(t *testing.T) {
 // is marked succeeded.
 func TestRewardAddedThroughTheStoreAPI(t *testing.T) {
 	ctx := context.Background()
-	core := store.New(memstore.New(), store.Options{})
-	t.Cleanup(func() { _ = core.Close() })
-	r, err := core.StartRollout(ctx, store.StartRolloutRequest{Input: json.RawMessage(`{}`)})
-	require.NoError(t, err)
 	cfg := fastConfig()
 	cfg.Completion.Settle = time.Hour
-	id := component.MustNewID("trainer")
-	cfg.Store = &id
-	h := newHarness(t, cfg, host{id: provider{s: core}})
+	h := newStoreHarness(t, cfg, nil)
+	r, err := h.core.StartRollout(ctx, store.StartRolloutRequest{Input: json.RawMessage(`{}`)})
+	require.NoError(t, err)
 
 	run := agentRun{rollout: r.RolloutID, attempt: r.Attempt.AttemptID, base: time.Unix(1700000000, 0)}
 	td := run.root()
 	run.llmCall(td.ResourceSpans().At(0).ScopeSpans().At(0).Spans(), 2, "resp-1", []int64{1}, time.Second)
-	require.NoError(t, h.proc.ConsumeTraces(ctx, td))
+	h.export(t, td)
 
-	seq, err := core.NextSequenceIDs(ctx, []store.SequenceKey{{RolloutID: r.RolloutID, AttemptID: r.Attempt.AttemptID}})
+	seq, err := h.core.NextSequenceIDs(ctx, []store.SequenceKey{{RolloutID: r.RolloutID, AttemptID: r.Attempt.AttemptID}})
 	require.NoError(t, err)
 	at := float64(run.base.Add(11*time.Second).UnixNano()) / 1e9
-	_, err = core.AddSpan(ctx, model.Span{
+	_, err = h.core.AddSpan(ctx, model.Span{
 		RolloutID: r.RolloutID, AttemptID: r.Attempt.AttemptID, SequenceID: seq[0], TraceID: "ffff", SpanID: "reward-1",
 		Name: "agentlightning.annotation", StartTime: &at, EndTime: &at,
 		Attributes: model.Attributes{"agentlightning.reward.0.name": "primary", "agentlightning.reward.0.value": json.Number("0.5")},
 	})
 	require.NoError(t, err)
-	_, err = core.UpdateAttempt(ctx, r.RolloutID, store.LatestAttempt, store.AttemptUpdate{Status: store.To(model.AttemptSucceeded)})
+	_, err = h.core.UpdateAttempt(ctx, r.RolloutID, store.LatestAttempt, store.AttemptUpdate{Status: store.To(model.AttemptSucceeded)})
 	require.NoError(t, err)
 
-	got := h.waitTriplets(t, 1)
+	got := h.waitStored(t, r.RolloutID, r.Attempt.AttemptID, func(ts []model.TripletRecord) bool { return len(ts) == 1 })
 	require.NotNil(t, got[0].Triplet.Reward, "the REST reward span reached the triplet")
 	assert.Equal(t, 0.5, *got[0].Triplet.Reward)
 }
