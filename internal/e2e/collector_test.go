@@ -248,16 +248,8 @@ func postJSONStatus(t *testing.T, url string, want int, req, out any) {
 // then fails the test with check's last error.
 func eventually(t *testing.T, timeout time.Duration, check func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("condition not met after %s: %v", timeout, err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := poll(timeout, check); err != nil {
+		t.Fatalf("condition not met after %s: %v", timeout, err)
 	}
 }
 

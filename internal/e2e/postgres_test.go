@@ -259,6 +259,11 @@ func drainQueue(t *testing.T, collectors []*collector, n, dequeuers int) []spanT
 // postJSONContext is postJSON for goroutines: it returns errors instead of
 // failing the test.
 func postJSONContext(ctx context.Context, client *http.Client, url string, req, out any) error {
+	return postJSONStatusContext(ctx, client, url, http.StatusOK, req, out)
+}
+
+// postJSONStatusContext is postJSONContext for an answer with status want.
+func postJSONStatusContext(ctx context.Context, client *http.Client, url string, want int, req, out any) error {
 	body, err := json.Marshal(req)
 	if err != nil {
 		return err
@@ -277,7 +282,7 @@ func postJSONContext(ctx context.Context, client *http.Client, url string, req, 
 	if err != nil {
 		return err
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != want {
 		return fmt.Errorf("POST %s: status %d: %s", url, resp.StatusCode, data)
 	}
 	return json.Unmarshal(data, out)

@@ -113,6 +113,58 @@ func (p *Process) PeakRSS() (int64, error) {
 	return total, nil
 }
 
+// clockTicks is USER_HZ, the unit of the CPU times in /proc/<pid>/stat:
+// 100 on every Linux architecture Go supports (sysconf(_SC_CLK_TCK) needs
+// cgo).
+const clockTicks = 100
+
+// CPUSeconds is the CPU time (user + system) the process and its living
+// descendants have used so far, from utime and stime in /proc/<pid>/stat.
+// The difference of two readings is the CPU a phase cost the server.
+func (p *Process) CPUSeconds() (float64, error) {
+	var ticks int64
+	for _, pid := range append([]int{p.Pid()}, descendants(p.Pid())...) {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err == nil {
+			var n int64
+			if n, err = statCPUTicks(string(raw)); err == nil {
+				ticks += n
+				continue
+			}
+		}
+		if pid == p.Pid() {
+			return 0, fmt.Errorf("CPU time of %s: %w", p.Name, err)
+		}
+	}
+	return float64(ticks) / clockTicks, nil
+}
+
+// statCPUTicks is utime + stime (fields 14 and 15, in clock ticks) of a
+// /proc/<pid>/stat line. The command name (field 2) is in parentheses and
+// may itself hold spaces and parentheses, so fields are counted from the
+// last ')'.
+func statCPUTicks(stat string) (int64, error) {
+	end := strings.LastIndexByte(stat, ')')
+	if end < 0 {
+		return 0, fmt.Errorf("malformed /proc stat line %q", truncate(stat, 80))
+	}
+	// fields[0] is field 3 (state), so field n is fields[n-3].
+	fields := strings.Fields(stat[end+1:])
+	const utime, stime = 14 - 3, 15 - 3
+	if len(fields) <= stime {
+		return 0, fmt.Errorf("/proc stat line has %d fields after the command, want more than %d", len(fields), stime)
+	}
+	var total int64
+	for _, f := range []string{fields[utime], fields[stime]} {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("parse CPU ticks %q in /proc stat: %v", f, err)
+		}
+		total += n
+	}
+	return total, nil
+}
+
 func vmHWM(pid int) (int64, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {

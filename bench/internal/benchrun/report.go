@@ -139,6 +139,7 @@ func columns() []column {
 		{"triplets p50", func(r Result) *float64 { return r.TripletsP50Ms }, formatMs},
 		{"triplets p99", func(r Result) *float64 { return r.TripletsP99Ms }, formatMs},
 		{"peak RSS", rss, formatBytes},
+		{"CPU per rollout", func(r Result) *float64 { return r.CPUMsPerRollout }, formatMs},
 	}
 }
 
@@ -240,6 +241,9 @@ func (rep Report) Details() string {
 				fmt.Fprintf(&b, ", %d triplet samples", r.TripletsSamples)
 			}
 		}
+		if r.CPUMsPerRollout != nil {
+			fmt.Fprintf(&b, "; the server used %.1f CPU seconds in the throughput phase", r.CPUSeconds)
+		}
 		fmt.Fprintf(&b, "; %d retries, %d failed exports", r.Retries, r.FailedExports)
 		if r.MissingSpans+r.MissingTriplets > 0 {
 			fmt.Fprintf(&b, ", %d rollouts missing spans, %d missing triplets", r.MissingSpans, r.MissingTriplets)
@@ -317,6 +321,11 @@ const methodNotes = `## Method
 - **triplets p50/p99**: then the probe's attempt is marked succeeded (POST /v1/agl/rollouts/{id}/attempts/latest);
   the time until its triplets are readable.
 - **peak RSS**: VmHWM of the server process at the end of the run.
+- **CPU per rollout**: the CPU time (user + system: utime + stime in /proc/<pid>/stat, in clock ticks of 1/100 s)
+  of the server process and its children, read when the throughput phase starts (after the rollouts were created)
+  and when it ends (the last span and triplet readable), divided by the phase's rollouts. It includes the server's
+  work for the checkers' reads and the runners' update_attempt calls, not the load generator's; for (c) it counts
+  the collector, not PostgreSQL.
 - Senders retry what an OTLP exporter retries (429, 502, 503, 504, gRPC UNAVAILABLE and RESOURCE_EXHAUSTED) with
   backoff; such retries are counted above.
 `

@@ -25,11 +25,11 @@ func TestPercentile(t *testing.T) {
 
 func TestTableRatios(t *testing.T) {
 	rep := Report{Results: []Result{
-		{Key: "a", Name: "ceiling", SpansPerSec: ptr(10000.0), PeakRSSBytes: ptr(int64(50 << 20))},
+		{Key: "a", Name: "ceiling", SpansPerSec: ptr(10000.0), PeakRSSBytes: ptr(int64(50 << 20)), CPUMsPerRollout: ptr(0.5)},
 		{Key: "b", Name: "sqlite", SpansPerSec: ptr(2500.0), TripletsPerSec: ptr(1000.0),
-			VisibleP50Ms: ptr(120.0), VisibleP99Ms: ptr(300.0), PeakRSSBytes: ptr(int64(200 << 20))},
+			VisibleP50Ms: ptr(120.0), VisibleP99Ms: ptr(300.0), PeakRSSBytes: ptr(int64(200 << 20)), CPUMsPerRollout: ptr(4.0)},
 		{Key: "c", Name: "postgres", Skipped: "no DSN"},
-		{Key: "d", Name: "agl", SpansPerSec: ptr(500.0), VisibleP50Ms: ptr(4.0), VisibleP99Ms: ptr(30.0), PeakRSSBytes: ptr(int64(400 << 20))},
+		{Key: "d", Name: "agl", SpansPerSec: ptr(500.0), VisibleP50Ms: ptr(4.0), VisibleP99Ms: ptr(30.0), PeakRSSBytes: ptr(int64(400 << 20)), CPUMsPerRollout: ptr(16.0)},
 	}}
 	md := rep.Markdown()
 	lines := strings.Split(strings.TrimSpace(md), "\n")
@@ -38,6 +38,9 @@ func TestTableRatios(t *testing.T) {
 	assert.Contains(t, lines[3], "1 000/s |") // no reference has triplets
 	assert.Contains(t, lines[3], "120 ms (30×d)")
 	assert.Contains(t, lines[3], "200 MiB (4.00×a, 0.50×d)")
+	assert.Contains(t, lines[0], "| CPU per rollout |")
+	assert.Contains(t, lines[3], "4.0 ms (8.00×a, 0.25×d) |")
+	assert.Contains(t, lines[5], "16 ms (32×a, 1.00×d) |")
 	assert.Contains(t, lines[4], "skipped: no DSN")
 	assert.Contains(t, lines[2], "10 000/s (1.00×a, 20×d)")
 	assert.Contains(t, lines[5], "4.0 ms (1.00×d)")

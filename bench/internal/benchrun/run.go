@@ -82,6 +82,12 @@ type Result struct {
 	LatencyLoadAchieved float64  `json:"latency_phase_spans_per_sec"`
 
 	PeakRSSBytes *int64 `json:"peak_rss_bytes"`
+
+	// CPUSeconds is the CPU time (user + system) the server process used
+	// during the throughput phase; CPUMsPerRollout divides it by the phase's
+	// rollouts.
+	CPUSeconds      float64  `json:"cpu_seconds"`
+	CPUMsPerRollout *float64 `json:"cpu_ms_per_rollout"`
 }
 
 // Run measures one started target: the throughput phase, then (for targets
@@ -255,6 +261,10 @@ func runThroughput(ctx context.Context, t Target, inst *Instance, cfg LoadConfig
 	var lastStored, lastTriplets time.Duration
 	var storedSpans, builtTriplets int
 	var spanCheckers, tripletCheckers sync.WaitGroup
+	cpuBegin, err := inst.Proc.CPUSeconds()
+	if err != nil {
+		return err
+	}
 	begin := time.Now()
 	if t.Store {
 		for range checkers {
@@ -344,8 +354,17 @@ func runThroughput(ctx context.Context, t Target, inst *Instance, cfg LoadConfig
 	close(sent)
 	spanCheckers.Wait()
 	tripletCheckers.Wait()
+	cpuEnd, err := inst.Proc.CPUSeconds()
+	if err != nil {
+		return err
+	}
 
 	res.Rollouts = cfg.Rollouts
+	res.CPUSeconds = cpuEnd - cpuBegin
+	if cfg.Rollouts > 0 {
+		perRollout := 1000 * res.CPUSeconds / float64(cfg.Rollouts)
+		res.CPUMsPerRollout = &perRollout
+	}
 	res.SendSeconds = sendElapsed.Seconds()
 	if lastStored > sendElapsed {
 		res.DrainSeconds = (lastStored - sendElapsed).Seconds()

@@ -53,6 +53,8 @@ func TestSmoke(t *testing.T) {
 		assert.Equal(t, 20*w.SpansPerRollout(), res.Spans)
 		require.NotNil(t, res.SpansPerSec)
 		require.NotNil(t, res.PeakRSSBytes)
+		require.NotNil(t, res.CPUMsPerRollout)
+		assert.InDelta(t, 1000*res.CPUSeconds/20, *res.CPUMsPerRollout, 1e-9)
 		if target.Key == "b" {
 			assert.Equal(t, 20*w.TripletsPerRollout(), res.Triplets)
 			assert.NotZero(t, res.VisibleSamples)
