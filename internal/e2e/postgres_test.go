@@ -58,11 +58,11 @@ func TestValidateGatewayPostgresConfig(t *testing.T) {
 //     acknowledged is lost.
 //
 // "Acknowledged" is an OTLP/HTTP 200 without rejected spans. The gateway
-// config's exporter queue uses wait_for_result, so the receiver answers only
-// after the spans are committed to PostgreSQL: a span can be acknowledged
-// and lost only if the store itself loses it, which is what this checks.
-// (With a plain in-memory queue, an acknowledged span could die with the
-// process; file_storage would bring it back only after a restart.)
+// config has no exporter queue, so the receiver answers only after the
+// spans are committed to PostgreSQL: a span can be acknowledged and lost
+// only if the store itself loses it, which is what this checks. The two
+// collectors write the same rollouts at once; their group transactions lock
+// rollouts in one order, or they would deadlock.
 func TestPostgresTwoCollectors(t *testing.T) {
 	requireBinary(t)
 	dsn, schema := pgtest.Schema(t)

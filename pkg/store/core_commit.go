@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 )
@@ -31,7 +32,10 @@ const groupTxTimeout = 30 * time.Second
 type groupRequest struct {
 	ctx   context.Context
 	items int
-	fn    func(Tx) error
+	// rollouts are the rollout rows fn locks (sorted, unique), locked by
+	// the group in one global order before any fn runs (see commitGroup).
+	rollouts []string
+	fn       func(Tx) error
 	done  chan error // buffered: the writer never blocks on a caller that left
 }
 
@@ -55,11 +59,11 @@ func newGroupCommitter() *groupCommitter {
 // group. fn may run more than once (alone, after a group failed because of
 // another request), so it must reset what it accumulates, as Backend.Update
 // already requires.
-func (c *Core) groupUpdate(ctx context.Context, items int, fn func(Tx) error) error {
+func (c *Core) groupUpdate(ctx context.Context, items int, rollouts []string, fn func(Tx) error) error {
 	if c.closed.Load() {
 		return ErrClosed
 	}
-	req := &groupRequest{ctx: ctx, items: items, fn: fn, done: make(chan error, 1)}
+	req := &groupRequest{ctx: ctx, items: items, rollouts: rollouts, fn: fn, done: make(chan error, 1)}
 	g := c.group
 	g.mu.Lock()
 	g.pending = append(g.pending, req)
@@ -141,9 +145,20 @@ func (c *Core) commitGroup(batch []*groupRequest) {
 	}
 	for len(live) > 0 {
 		failed := -1
+		locks := groupRollouts(live)
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(live[0].ctx), groupTxTimeout)
 		err := c.backend.Update(ctx, func(tx Tx) error {
 			failed = -1
+			// Where writers run concurrently (collectors sharing
+			// PostgreSQL), two groups touching the same rollouts in
+			// different orders would deadlock (and PostgreSQL takes its
+			// deadlock_timeout, 1 s, to notice). Every group takes its
+			// rollout locks first, in one global order.
+			for _, id := range locks {
+				if _, err := tx.GetRollout(id); err != nil {
+					return err
+				}
+			}
 			for i, r := range live {
 				if err := r.fn(tx); err != nil {
 					failed = i
@@ -175,6 +190,16 @@ func (c *Core) commitGroup(batch []*groupRequest) {
 		live[failed].done <- err
 		live = append(live[:failed:failed], live[failed+1:]...)
 	}
+}
+
+// groupRollouts merges the requests' rollout ids, sorted and unique.
+func groupRollouts(reqs []*groupRequest) []string {
+	var ids []string
+	for _, r := range reqs {
+		ids = append(ids, r.rollouts...)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // GroupStats reports how many group transactions ran and how many requests

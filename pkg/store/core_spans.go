@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"slices"
 
 	"go.uber.org/zap"
 
@@ -168,7 +169,13 @@ func (c *Core) heartbeat(tx Tx, r *model.Rollout, a *model.Attempt) error {
 // attempt gets one heartbeat.
 func (c *Core) IngestSpans(ctx context.Context, items []IngestItem) (IngestResult, error) {
 	var res IngestResult
-	err := c.groupUpdate(ctx, len(items), func(tx Tx) error {
+	rollouts := make([]string, 0, 4)
+	for _, it := range items {
+		rollouts = append(rollouts, it.Span.RolloutID)
+	}
+	slices.Sort(rollouts)
+	rollouts = slices.Compact(rollouts)
+	err := c.groupUpdate(ctx, len(items), rollouts, func(tx Tx) error {
 		var err error
 		res, err = c.ingest(tx, items)
 		return err

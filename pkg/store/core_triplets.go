@@ -9,7 +9,7 @@ import (
 // ReplaceTriplets stores an attempt's triplets at a revision; older
 // revisions than the stored one are ignored.
 func (c *Core) ReplaceTriplets(ctx context.Context, rolloutID, attemptID string, revision int, triplets []model.TripletRecord) error {
-	return c.groupUpdate(ctx, len(triplets), func(tx Tx) error {
+	return c.groupUpdate(ctx, len(triplets), nil, func(tx Tx) error {
 		_, err := tx.ReplaceTriplets(rolloutID, attemptID, revision, triplets)
 		return err
 	})
@@ -38,7 +38,7 @@ func (c *Core) AddMessages(ctx context.Context, msgs []model.MessageRecord) erro
 	if len(msgs) == 0 {
 		return nil
 	}
-	return c.groupUpdate(ctx, len(msgs), func(tx Tx) error { return tx.InsertMessages(msgs) })
+	return c.groupUpdate(ctx, len(msgs), nil, func(tx Tx) error { return tx.InsertMessages(msgs) })
 }
 
 // QueryMessages returns the chat records of an attempt in call order;

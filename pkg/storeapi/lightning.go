@@ -39,11 +39,17 @@ func (h *handler) getTriplets(w http.ResponseWriter, r *http.Request) {
 		h.writeStoreError(w, r, err)
 		return
 	}
-	items := make([]export.TripletLine, len(recs))
+	body := append(make([]byte, 0, 4096), `{"items":[`...)
 	for i, rec := range recs {
-		items[i] = export.NewTripletLine(rec)
+		if i > 0 {
+			body = append(body, ',')
+		}
+		body = export.NewTripletLine(rec).AppendJSON(body)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"items": items})
+	body = append(body, "]}"...)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }
 
 // messageItem is a chat record: the OpenAI-format body plus its ids.
