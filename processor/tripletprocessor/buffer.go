@@ -25,7 +25,13 @@ type attemptState struct {
 	key   attemptKey
 	spans []model.Span
 	index map[string]int // span id → position, so a resent span replaces its copy
-	bytes int            // estimated heap bytes of spans
+	bytes int            // estimated heap bytes of spans (and, with a store, of the state)
+
+	// With a store, spans holds copies only as a cache of what the store
+	// has; uncached is set once a copy did not fit the byte limit, and
+	// copyBytes is what the copies weigh.
+	uncached  bool
+	copyBytes int
 
 	first, last time.Time
 	rootEnded   bool
@@ -47,15 +53,20 @@ type job struct {
 	revision int
 	trigger  string
 	late     bool
+	// cached: with a store, spans are copies of every span this process saw
+	// stored for the attempt; they are used when the store holds no other.
+	cached bool
 }
 
 // buffer keeps the attempts' spans and decides when each is complete. It is
 // safe for concurrent use; building happens outside its lock on snapshots.
 //
-// With a store (fromStore), it keeps no span copies: only each attempt's
-// state and its open spans' ids (for late GenAI log events), about
-// stateBytes and spanRefBytes of memory, since the spans are read back from
-// the store when the attempt is built.
+// With a store (fromStore), the state of each open attempt and its span ids
+// (for late GenAI log events) are what it must keep, about stateBytes and
+// spanRefBytes; copies of the spans are only a cache, kept while they fit
+// max_buffered_mib, that spares reading the attempt back from the store
+// when it is built. A full cache stops caching; it never completes an
+// attempt early.
 type buffer struct {
 	cfg       Config
 	now       func() time.Time
@@ -98,11 +109,7 @@ type addResult struct {
 func (b *buffer) add(key attemptKey, spans []model.Span) addResult {
 	sizes := make([]int, len(spans))
 	for i := range spans {
-		if b.fromStore {
-			sizes[i] = spanRefBytes
-		} else {
-			sizes[i] = spans[i].HeapBytes() // outside the lock: it walks every attribute
-		}
+		sizes[i] = spans[i].HeapBytes() // outside the lock: it walks every attribute
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -119,13 +126,17 @@ func (b *buffer) add(key attemptKey, spans []model.Span) addResult {
 		if s.ParentID == nil || *s.ParentID == "" {
 			a.rootEnded = true
 		}
+		if b.fromStore {
+			// The store publishes each span once (duplicates are not
+			// stored), so there is nothing to replace.
+			b.note(a, s, sizes[j], now, &res)
+			continue
+		}
 		if i, ok := a.index[s.SpanID]; ok {
-			if !b.fromStore {
-				delta := sizes[j] - a.spans[i].HeapBytes()
-				a.bytes += delta
-				b.bytes += delta
-				a.spans[i] = s
-			}
+			delta := sizes[j] - a.spans[i].HeapBytes()
+			a.bytes += delta
+			b.bytes += delta
+			a.spans[i] = s
 			continue
 		}
 		switch {
@@ -136,10 +147,7 @@ func (b *buffer) add(key attemptKey, spans []model.Span) addResult {
 		case !b.fits(sizes[j]):
 			// Make room now, before the limit is crossed: other attempts
 			// are completed early (the caller builds res.jobs).
-			jobs, freed, evicted := b.evict(now, key, func() bool { return !b.fits(sizes[j]) })
-			res.jobs = append(res.jobs, jobs...)
-			res.freed += freed
-			res.evicted += evicted
+			b.makeRoom(now, a.key, func() bool { return !b.fits(sizes[j]) }, &res)
 			if !b.fits(sizes[j]) {
 				a.truncated = true
 				res.overBuffer++
@@ -147,9 +155,7 @@ func (b *buffer) add(key attemptKey, spans []model.Span) addResult {
 			}
 		}
 		a.index[s.SpanID] = len(a.index)
-		if !b.fromStore {
-			a.spans = append(a.spans, s)
-		}
+		a.spans = append(a.spans, s)
 		a.bytes += sizes[j]
 		b.bytes += sizes[j]
 		b.spans[s.SpanID] = key
@@ -161,6 +167,61 @@ func (b *buffer) add(key attemptKey, spans []model.Span) addResult {
 		a.dirty = true
 	}
 	return res
+}
+
+// note records a stored span in a store-backed buffer: its id always
+// (bounded by max_buffered_spans, making room as add does), its copy while
+// the copies fit max_buffered_mib.
+func (b *buffer) note(a *attemptState, s model.Span, size int, now time.Time, res *addResult) {
+	if len(a.index) >= b.cfg.Limits.MaxSpansPerAttempt {
+		a.truncated = true
+		res.overAttempt++
+		return
+	}
+	spansFull := func() bool { return b.total+1 > b.cfg.Limits.MaxBufferedSpans }
+	if spansFull() {
+		b.makeRoom(now, a.key, spansFull, res)
+		if spansFull() {
+			// The attempt is still built from the store, with every span.
+			res.overBuffer++
+			return
+		}
+	}
+	a.index[s.SpanID] = len(a.index)
+	a.bytes += spanRefBytes
+	b.bytes += spanRefBytes
+	b.spans[s.SpanID] = a.key
+	b.total++
+	res.added++
+	if a.uncached {
+		return
+	}
+	if b.bytes+size > b.cfg.Limits.MaxBufferedMiB<<20 {
+		b.dropCopies(a)
+		a.uncached = true
+		return
+	}
+	a.spans = append(a.spans, s)
+	a.copyBytes += size
+	a.bytes += size
+	b.bytes += size
+}
+
+// dropCopies forgets a store-backed attempt's span copies.
+func (b *buffer) dropCopies(a *attemptState) {
+	a.bytes -= a.copyBytes
+	b.bytes -= a.copyBytes
+	a.copyBytes = 0
+	a.spans = nil
+}
+
+// makeRoom completes other attempts early while want says so; add's
+// caller builds the jobs.
+func (b *buffer) makeRoom(now time.Time, keep attemptKey, want func() bool, res *addResult) {
+	jobs, freed, evicted := b.evict(now, keep, want)
+	res.jobs = append(res.jobs, jobs...)
+	res.freed += freed
+	res.evicted += evicted
 }
 
 // heapBytes is the estimated memory the kept spans hold.
@@ -270,16 +331,22 @@ func (b *buffer) take(a *attemptState, trigger string, now time.Time) job {
 	a.revision++
 	a.dirty = false
 	a.completedAt = now
-	return job{key: a.key, spans: append([]model.Span(nil), a.spans...), revision: a.revision, trigger: trigger, late: late}
+	j := job{key: a.key, spans: append([]model.Span(nil), a.spans...), revision: a.revision, trigger: trigger, late: late}
+	j.cached = b.fromStore && !a.uncached && len(a.spans) == len(a.index)
+	return j
 }
 
 // compact drops what a store-backed buffer no longer needs once an attempt
-// is built: its span ids. What remains until retention ends is its state,
-// so that a late span rebuilds it at once. It returns the spans freed.
+// is built: its span ids and copies. What remains until retention ends is
+// its state, so that a late span rebuilds it at once (from the store, which
+// then holds more spans than the late ones cached). It returns the spans
+// freed.
 func (b *buffer) compact(a *attemptState) int {
 	if !b.fromStore {
 		return 0
 	}
+	b.dropCopies(a)
+	a.uncached = false
 	n := len(a.index)
 	for id := range a.index {
 		delete(b.spans, id)

@@ -288,13 +288,13 @@ func (p *tripletProcessor) complete(ctx context.Context, j job) {
 // from less than what is stored, and writes the triplets at the store's next
 // revision. A failed read or write is retried on a later tick.
 func (p *tripletProcessor) completeFromStore(ctx context.Context, j job) {
-	page, err := p.st.QuerySpans(ctx, store.SpanQuery{RolloutID: j.key.rollout, AttemptID: &j.key.attempt, Page: store.AllPage()})
+	spans, err := p.attemptSpans(ctx, j)
 	if err != nil {
 		p.buf.retry(j.key)
 		p.fail(ctx, j, "read", err)
 		return
 	}
-	triplets, err := p.builder.build(page.Items)
+	triplets, err := p.builder.build(spans)
 	if err != nil {
 		p.fail(ctx, j, "build", err)
 		return
@@ -314,6 +314,25 @@ func (p *tripletProcessor) completeFromStore(ctx context.Context, j job) {
 		return
 	}
 	p.telemetry.ProcessorTripletTripletsEmitted.Add(ctx, int64(len(records)))
+}
+
+// attemptSpans returns every span the store holds for the job's attempt:
+// the cached copies when the store holds exactly as many (the common case:
+// this process saw each of them committed), else the spans read back.
+func (p *tripletProcessor) attemptSpans(ctx context.Context, j job) ([]model.Span, error) {
+	q := store.SpanQuery{RolloutID: j.key.rollout, AttemptID: &j.key.attempt, Page: store.Page{Limit: 0}}
+	if j.cached {
+		counted, err := p.st.QuerySpans(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if counted.Total == len(j.spans) {
+			return j.spans, nil
+		}
+	}
+	q.Page = store.AllPage()
+	page, err := p.st.QuerySpans(ctx, q)
+	return page.Items, err
 }
 
 func (p *tripletProcessor) fail(ctx context.Context, j job, why string, err error) {

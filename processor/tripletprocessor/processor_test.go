@@ -349,25 +349,30 @@ func TestLateSpanRebuildsFromTheStore(t *testing.T) {
 	}
 }
 
-// With a store, the buffer keeps no span copies: its memory is a few
-// hundred bytes per attempt, whatever the size of the spans.
-func TestStoreBackedBufferKeepsNoSpans(t *testing.T) {
+// With a store, span copies are only a cache: over the byte limit the
+// buffer keeps an attempt's state and span ids (a few hundred bytes),
+// completes nothing early, and builds the attempt complete from the store.
+func TestStoreBackedBufferStopsCachingOverItsLimit(t *testing.T) {
 	cfg := fastConfig()
-	cfg.Completion.Settle = time.Hour
 	cfg.Completion.IdleTimeout = time.Hour
+	cfg.Limits.MaxBufferedMiB = 1
 	h := newStoreHarness(t, cfg, nil)
 	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
 	td := run.children()
 	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutStr("blob", strings.Repeat("x", 1<<20))
 	h.export(t, td)
-	require.Eventually(t, func() bool {
-		m, err := h.tel.GetMetric("otelcol_processor_triplet_buffered_bytes")
-		return err == nil && len(m.Data.(metricdata.Sum[int64]).DataPoints) == 1
-	}, time.Second, 5*time.Millisecond)
 	m, err := h.tel.GetMetric("otelcol_processor_triplet_buffered_bytes")
 	require.NoError(t, err)
 	kept := m.Data.(metricdata.Sum[int64]).DataPoints[0].Value
-	assert.Equal(t, int64(stateBytes+3*spanRefBytes), kept)
+	assert.Equal(t, int64(stateBytes+3*spanRefBytes), kept, "no copies kept over the limit")
+
+	h.export(t, run.root())
+	got := h.waitStored(t, "ro-1", "at-1", func(ts []model.TripletRecord) bool { return len(ts) == 2 })
+	require.NotNil(t, got[1].Triplet.Reward)
+	assert.Equal(t, 0.75, *got[1].Triplet.Reward)
+	metadatatest.AssertEqualProcessorTripletAttemptsCompleted(t, h.tel, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("trigger", triggerRootSettled))},
+	}, metricdatatest.IgnoreTimestamp())
 }
 
 func TestStartFailsWithoutExtension(t *testing.T) {

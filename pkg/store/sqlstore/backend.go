@@ -20,7 +20,9 @@ type Backend struct {
 	// prepared holds the fixed statements prepared once on writer, indexed
 	// by stmtID; write transactions bind them with Tx.StmtContext.
 	prepared []*sql.Stmt
-	closed   atomic.Bool
+	// Run-time texts prepared per pool (stmtcache.go).
+	writeCache, readCache *stmtCache
+	closed                atomic.Bool
 
 	// What the dialect offers for concurrent writers (nil or 0: nothing).
 	keyLocker    KeyLocker
@@ -35,7 +37,7 @@ var _ store.Backend = (*Backend)(nil)
 // writer and View on reader (they may be the same pool). The Backend owns
 // both pools and closes them in Close, also when New fails.
 func New(ctx context.Context, d Dialect, writer, reader *sql.DB) (*Backend, error) {
-	b := &Backend{d: d, writer: writer, reader: reader}
+	b := &Backend{d: d, writer: writer, reader: reader, writeCache: newStmtCache(writer), readCache: newStmtCache(reader)}
 	b.keyLocker, _ = d.(KeyLocker)
 	b.checkpointer, _ = d.(Checkpointer)
 	if l, ok := d.(ScanLocker); ok {
@@ -90,9 +92,15 @@ func (b *Backend) run(ctx context.Context, db *sql.DB, opts *sql.TxOptions, writ
 	if err != nil {
 		return b.wrap("begin transaction", err)
 	}
+	t := &tx{b: b, ctx: ctx, tx: sqlTx, write: write, cache: b.readCache}
+	if write {
+		t.cache = b.writeCache
+	}
+	// Deferred first, so it runs last: once the transaction has given its
+	// connection back (see stmtCache).
+	defer func() { t.cache.fill(ctx, t.missed) }()
 	// Rolls back when fn fails or panics; a no-op after Commit.
 	defer func() { _ = sqlTx.Rollback() }()
-	t := &tx{b: b, ctx: ctx, tx: sqlTx, write: write}
 	if err := fn(t); err != nil {
 		return err
 	}
@@ -125,6 +133,7 @@ func (b *Backend) Close() error {
 			errs = append(errs, s.Close())
 		}
 	}
+	errs = append(errs, b.writeCache.close(), b.readCache.close())
 	errs = append(errs, b.closeDBs())
 	return errors.Join(errs...)
 }

@@ -90,7 +90,7 @@ func (t *tx) LatestAttempts(rolloutIDs []string) (map[string]*model.Attempt, err
 		q := t.b.d.Rebind(`SELECT doc FROM (
 			SELECT doc, ROW_NUMBER() OVER (PARTITION BY rollout_id ORDER BY sequence_id DESC, seq DESC) AS rn
 			FROM attempts WHERE rollout_id IN (` + placeholders(len(ids)) + `)) AS latest WHERE rn = 1`)
-		rows, err := t.tx.QueryContext(t.ctx, q, args...)
+		rows, err := t.queryText(q, args...)
 		attempts, err := decodeDocs[model.Attempt](t, "latest attempts", rows, err)
 		if err != nil {
 			return nil, err

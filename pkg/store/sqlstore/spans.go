@@ -100,7 +100,7 @@ func (t *tx) insertSpanChunk(op string, n int, args []any) (map[spanKey]bool, er
 	row := "(" + placeholders(spanColumnCount) + ")"
 	q := "INSERT INTO spans (" + spanColumns + ") VALUES " + strings.Repeat(row+", ", n-1) + row +
 		" ON CONFLICT DO NOTHING RETURNING rollout_id, attempt_id, span_id"
-	rows, err := t.tx.QueryContext(t.ctx, t.b.d.Rebind(q), args...)
+	rows, err := t.queryText(t.b.d.Rebind(q), args...)
 	if err != nil {
 		return nil, t.wrap(op, err)
 	}

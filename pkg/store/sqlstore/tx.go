@@ -19,6 +19,10 @@ type tx struct {
 	// stmts caches the prepared statements bound to this transaction, so a
 	// batch of span inserts binds the statement once.
 	stmts [numStmts]*sql.Stmt
+	// cache holds the pool's prepared run-time texts; missed lists the
+	// texts this transaction ran unprepared, prepared once it has ended.
+	cache  *stmtCache
+	missed []string
 }
 
 var _ store.Tx = (*tx)(nil)
@@ -34,21 +38,21 @@ func (t *tx) exec(id stmtID, args ...any) (sql.Result, error) {
 	if t.write {
 		return t.stmt(id).ExecContext(t.ctx, args...)
 	}
-	return t.tx.ExecContext(t.ctx, t.b.q.read[id], args...)
+	return t.execText(t.b.q.read[id], args...)
 }
 
 func (t *tx) query(id stmtID, args ...any) (*sql.Rows, error) {
 	if t.write {
 		return t.stmt(id).QueryContext(t.ctx, args...)
 	}
-	return t.tx.QueryContext(t.ctx, t.b.q.read[id], args...)
+	return t.queryText(t.b.q.read[id], args...)
 }
 
 func (t *tx) queryRow(id stmtID, args ...any) *sql.Row {
 	if t.write {
 		return t.stmt(id).QueryRowContext(t.ctx, args...)
 	}
-	return t.tx.QueryRowContext(t.ctx, t.b.q.read[id], args...)
+	return t.queryRowText(t.b.q.read[id], args...)
 }
 
 func (t *tx) wrap(op string, err error) error { return t.b.wrap(op, err) }
@@ -116,7 +120,7 @@ func queryPage[T any](t *tx, tb *table, f store.Filter, p store.Page) ([]T, int,
 			q += " LIMIT ? OFFSET ?"
 			qargs = append(append(make([]any, 0, len(args)+2), args...), limit, offset)
 		}
-		rows, err := t.tx.QueryContext(t.ctx, t.b.d.Rebind(q), qargs...)
+		rows, err := t.queryText(t.b.d.Rebind(q), qargs...)
 		if items, err = decodeDocs[T](t, op, rows, err); err != nil {
 			return nil, 0, err
 		}
@@ -126,7 +130,7 @@ func queryPage[T any](t *tx, tb *table, f store.Filter, p store.Page) ([]T, int,
 	}
 	var total int
 	q := t.b.d.Rebind("SELECT COUNT(*) FROM " + tb.name + " WHERE " + where)
-	if err := t.tx.QueryRowContext(t.ctx, q, args...).Scan(&total); err != nil {
+	if err := t.queryRowText(q, args...).Scan(&total); err != nil {
 		return nil, 0, t.wrap("count "+tb.name, err)
 	}
 	return items, total, nil
@@ -191,7 +195,7 @@ func (t *tx) lockKey(op, table string, key ...string) (bool, error) {
 		return false, nil
 	}
 	q, args := t.b.keyLocker.LockKey(table, key...)
-	if _, err := t.tx.ExecContext(t.ctx, t.b.d.Rebind(q), args...); err != nil {
+	if _, err := t.execText(t.b.d.Rebind(q), args...); err != nil {
 		return false, t.wrap(op+": lock key", err)
 	}
 	return true, nil
