@@ -9,23 +9,17 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 
-	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/tracetree"
 )
 
 // Config of the triplet processor.
 type Config struct {
-	// Store is the id of the trainer extension whose attempt events complete
-	// attempts at once (a runner marking its attempt succeeded or failed, the
-	// watchdog timing it out). Optional: without it, completion relies on the
-	// timers below.
-	Store *component.ID `mapstructure:"store"`
-
-	// Unlabeled and AutoRolloutKey group spans into attempts exactly as the
-	// store exporter does; keep them equal to the exporter's settings.
-	// Defaults: auto, trace_id.
-	Unlabeled      otlpspan.UnlabeledPolicy `mapstructure:"unlabeled"`
-	AutoRolloutKey string                   `mapstructure:"auto_rollout_key"`
+	// Store is the id of the lightningstore extension. Its identity policy
+	// groups spans into attempts exactly as the store exporter does, and its
+	// attempt events complete attempts at once (a runner marking its attempt
+	// succeeded or failed, the watchdog timing it out); the timers below
+	// cover the rest. Default: lightningstore.
+	Store component.ID `mapstructure:"store"`
 
 	// Completion decides when an attempt is complete.
 	Completion CompletionConfig `mapstructure:"completion"`
@@ -105,7 +99,9 @@ type LimitsConfig struct {
 // Validate rejects configurations that cannot work.
 func (c *Config) Validate() error {
 	var errs []error
-	errs = append(errs, otlpspan.Config{Unlabeled: c.Unlabeled, AutoKey: c.AutoRolloutKey}.Validate())
+	if c.Store.Type().String() == "" {
+		errs = append(errs, errors.New("store: must name the lightningstore extension"))
+	}
 	for field, expr := range map[string]string{"llm_call_name": c.LLMCallName, "agent_match": c.AgentMatch} {
 		if _, err := regexp.Compile(expr); err != nil {
 			errs = append(errs, fmt.Errorf("%s: invalid regular expression: %w", field, err))

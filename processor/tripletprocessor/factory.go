@@ -8,7 +8,6 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
 
-	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/tracetree"
 	"github.com/otelcol-lightning/otelcol-lightning/processor/tripletprocessor/internal/metadata"
 )
@@ -22,8 +21,7 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		Unlabeled:      otlpspan.UnlabeledAuto,
-		AutoRolloutKey: otlpspan.AutoKeyTraceID,
+		Store: component.MustNewID("lightningstore"),
 		Completion: CompletionConfig{
 			Settle:        2 * time.Second,
 			IdleTimeout:   30 * time.Second,

@@ -25,7 +25,7 @@ type tripletProcessor struct {
 	cfg       *Config
 	logger    *zap.Logger
 	next      consumer.Traces
-	resolver  *otlpspan.Resolver
+	resolver  *otlpspan.Resolver // set by Start, from the store extension's identity policy
 	builder   *builder
 	buf       *buffer
 	telemetry *metadata.TelemetryBuilder
@@ -40,10 +40,6 @@ type tripletProcessor struct {
 }
 
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*tripletProcessor, error) {
-	resolver, err := otlpspan.NewResolver(otlpspan.Config{Unlabeled: cfg.Unlabeled, AutoKey: cfg.AutoRolloutKey})
-	if err != nil {
-		return nil, err
-	}
 	events := acquireEvents(set.ID, cfg.Limits)
 	b, err := newBuilder(cfg, events)
 	if err != nil {
@@ -55,7 +51,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*t
 		return nil, err
 	}
 	p := &tripletProcessor{
-		cfg: cfg, logger: set.Logger, next: next, resolver: resolver, builder: b,
+		cfg: cfg, logger: set.Logger, next: next, builder: b,
 		buf: newBuffer(*cfg, time.Now), telemetry: tb, id: set.ID, events: events,
 	}
 	events.setListener(p.buf.markSpansDirty)
@@ -67,22 +63,23 @@ func (p *tripletProcessor) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: false}
 }
 
-// Start subscribes to the store's attempt events when configured and starts
-// the completion ticker.
+// Start takes the identity policy from the store extension, subscribes to
+// its attempt events and starts the completion ticker.
 func (p *tripletProcessor) Start(_ context.Context, host component.Host) error {
-	if p.cfg.Store != nil {
-		notifier, err := findNotifier(host, *p.cfg.Store)
-		if err != nil {
-			return err
-		}
-		unsubscribe := []func(){notifier.SubscribeAttempts(p.onAttemptEvent)}
-		if spans, ok := notifier.(store.SpanNotifier); ok {
-			unsubscribe = append(unsubscribe, spans.SubscribeSpans(p.onStoredSpans))
-		}
-		p.unsubscribe = func() {
-			for _, u := range unsubscribe {
-				u()
-			}
+	policy, notifier, err := findStore(host, p.cfg.Store)
+	if err != nil {
+		return err
+	}
+	if p.resolver, err = otlpspan.NewResolver(policy); err != nil {
+		return fmt.Errorf("identity policy of extension %s: %w", p.cfg.Store, err)
+	}
+	unsubscribe := []func(){notifier.SubscribeAttempts(p.onAttemptEvent)}
+	if spans, ok := notifier.(store.SpanNotifier); ok {
+		unsubscribe = append(unsubscribe, spans.SubscribeSpans(p.onStoredSpans))
+	}
+	p.unsubscribe = func() {
+		for _, u := range unsubscribe {
+			u()
 		}
 	}
 	p.stop = make(chan struct{})
@@ -91,20 +88,29 @@ func (p *tripletProcessor) Start(_ context.Context, host component.Host) error {
 	return nil
 }
 
-func findNotifier(host component.Host, id component.ID) (store.AttemptNotifier, error) {
+// findStore returns the identity policy and the attempt events of the
+// store extension id: the extension reports them itself, or its store does.
+func findStore(host component.Host, id component.ID) (otlpspan.Config, store.AttemptNotifier, error) {
 	ext, ok := host.GetExtensions()[id]
 	if !ok {
-		return nil, fmt.Errorf("extension %s not found; is it listed under service.extensions?", id)
+		return otlpspan.Config{}, nil, fmt.Errorf("extension %s not found; is it listed under service.extensions?", id)
+	}
+	identity, ok := ext.(otlpspan.IdentityProvider)
+	if !ok {
+		return otlpspan.Config{}, nil, fmt.Errorf("extension %s does not provide the identity policy; store must name a lightningstore extension", id)
+	}
+	if notifier, ok := ext.(store.AttemptNotifier); ok {
+		return identity.IdentityPolicy(), notifier, nil
 	}
 	provider, ok := ext.(store.Provider)
 	if !ok || provider.LightningStore() == nil {
-		return nil, fmt.Errorf("extension %s does not provide a Lightning store", id)
+		return otlpspan.Config{}, nil, fmt.Errorf("extension %s does not provide a Lightning store", id)
 	}
 	notifier, ok := provider.LightningStore().(store.AttemptNotifier)
 	if !ok {
-		return nil, fmt.Errorf("the store of extension %s does not report attempt events", id)
+		return otlpspan.Config{}, nil, fmt.Errorf("the store of extension %s does not report attempt events", id)
 	}
-	return notifier, nil
+	return identity.IdentityPolicy(), notifier, nil
 }
 
 // onStoredSpans keeps the spans written through the store API (such as the

@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/memstore"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/tripletspan"
@@ -102,13 +103,38 @@ type host map[component.ID]component.Component
 
 func (h host) GetExtensions() map[component.ID]component.Component { return h }
 
+// provider stands in for the lightningstore extension: a store (whose
+// events the processor subscribes to) and the identity policy.
 type provider struct {
 	component.StartFunc
 	component.ShutdownFunc
-	s store.Store
+	s      store.Store
+	policy otlpspan.Config // zero: the extension's defaults
 }
 
 func (p provider) LightningStore() store.Store { return p.s }
+
+func (p provider) IdentityPolicy() otlpspan.Config {
+	c := p.policy.WithDefaults()
+	c.Unknown = ""
+	return c
+}
+
+// storeID is the default store extension of the processor.
+var storeID = component.MustNewID("lightningstore")
+
+// newTestHost holds a lightningstore extension over a memory store with the
+// default identity policy; it is also the host of the generated lifecycle
+// test.
+func newTestHost(t *testing.T) component.Host {
+	return hostWithPolicy(t, otlpspan.Config{})
+}
+
+func hostWithPolicy(t *testing.T, policy otlpspan.Config) host {
+	core := store.New(memstore.New(), store.Options{})
+	t.Cleanup(func() { _ = core.Close() })
+	return host{storeID: provider{s: core, policy: policy}}
+}
 
 type harness struct {
 	proc processor.Traces
@@ -125,7 +151,7 @@ func newHarness(t *testing.T, cfg *Config, h component.Host) *harness {
 	proc, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(tel), cfg, sink)
 	require.NoError(t, err)
 	if h == nil {
-		h = componenttest.NewNopHost()
+		h = newTestHost(t)
 	}
 	require.NoError(t, proc.Start(context.Background(), h))
 	t.Cleanup(func() { _ = proc.Shutdown(context.Background()) })
@@ -237,9 +263,7 @@ func TestStoreEventCompletesAttempt(t *testing.T) {
 	cfg := fastConfig()
 	cfg.Completion.Settle = time.Hour
 	cfg.Completion.IdleTimeout = time.Hour
-	id := component.MustNewID("trainer")
-	cfg.Store = &id
-	h := newHarness(t, cfg, host{id: provider{s: core}})
+	h := newHarness(t, cfg, host{storeID: provider{s: core}})
 
 	run := agentRun{rollout: r.RolloutID, attempt: r.Attempt.AttemptID, base: time.Unix(1700000000, 0)}
 	require.NoError(t, h.proc.ConsumeTraces(ctx, run.children()))
@@ -251,12 +275,12 @@ func TestStoreEventCompletesAttempt(t *testing.T) {
 }
 
 func TestStartFailsWithoutExtension(t *testing.T) {
-	cfg := fastConfig()
-	id := component.MustNewID("trainer")
-	cfg.Store = &id
-	proc, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), cfg, consumertest.NewNop())
+	proc, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), fastConfig(), consumertest.NewNop())
 	require.NoError(t, err)
-	require.ErrorContains(t, proc.Start(context.Background(), host{}), "extension trainer not found")
+	require.ErrorContains(t, proc.Start(context.Background(), host{}), "extension lightningstore not found")
+	require.ErrorContains(t, proc.Start(context.Background(), host{storeID: struct{ component.Component }{}}),
+		"extension lightningstore does not provide the identity policy")
+	require.NoError(t, proc.Shutdown(context.Background()))
 }
 
 func TestLimitsAreEnforcedAndCounted(t *testing.T) {
@@ -398,9 +422,7 @@ func TestRewardAddedThroughTheStoreAPI(t *testing.T) {
 	require.NoError(t, err)
 	cfg := fastConfig()
 	cfg.Completion.Settle = time.Hour
-	id := component.MustNewID("trainer")
-	cfg.Store = &id
-	h := newHarness(t, cfg, host{id: provider{s: core}})
+	h := newHarness(t, cfg, host{storeID: provider{s: core}})
 
 	run := agentRun{rollout: r.RolloutID, attempt: r.Attempt.AttemptID, base: time.Unix(1700000000, 0)}
 	td := run.root()
@@ -445,7 +467,7 @@ func TestTripletsRetriedAfterBackPressure(t *testing.T) {
 	sink := &flaky{refuse: 2}
 	proc, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), fastConfig(), sink)
 	require.NoError(t, err)
-	require.NoError(t, proc.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, proc.Start(context.Background(), newTestHost(t)))
 	t.Cleanup(func() { _ = proc.Shutdown(context.Background()) })
 	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
 	require.NoError(t, proc.ConsumeTraces(context.Background(), run.children()))
@@ -489,4 +511,28 @@ func TestToolCallsFromChildSpans(t *testing.T) {
 	assert.Equal(t, "call_1", resp.Message.ToolCalls[0].ID)
 	assert.Equal(t, "get_weather", resp.Message.ToolCalls[0].Function.Name)
 	assert.Equal(t, `{"city":"Paris"}`, resp.Message.ToolCalls[0].Function.Arguments)
+}
+
+// The identity policy is the store extension's: unlabelled spans become
+// triplets of an automatic rollout under unlabeled: auto, and none under
+// unlabeled: drop, with no option on the processor.
+func TestIdentityPolicyFromStoreExtension(t *testing.T) {
+	for _, tc := range []struct {
+		policy otlpspan.UnlabeledPolicy
+		want   int
+	}{
+		{otlpspan.UnlabeledAuto, 2},
+		{otlpspan.UnlabeledDrop, 0},
+	} {
+		t.Run(string(tc.policy), func(t *testing.T) {
+			ctx := context.Background()
+			h := newHarness(t, fastConfig(), hostWithPolicy(t, otlpspan.Config{Unlabeled: tc.policy}))
+			run := agentRun{base: time.Unix(1700000000, 0)}
+			td := run.children()
+			td.ResourceSpans().At(0).Resource().Attributes().Clear()
+			require.NoError(t, h.proc.ConsumeTraces(ctx, td))
+			require.NoError(t, h.proc.Shutdown(ctx), "shutdown builds what is still open")
+			assert.Len(t, h.triplets(), tc.want)
+		})
+	}
 }
