@@ -21,8 +21,11 @@ type trainer struct {
 	telemetry component.TelemetrySettings
 	logger    *zap.Logger
 
-	store store.Store // the store extension's, once started
-	loop  *loop       // dispatch and algorithm (trainer.go)
+	// store is the store extension's, once started. The trainer does not
+	// offer it to others (no store.Provider): components name the store
+	// extension itself.
+	store store.Store
+	loop  *loop // dispatch and algorithm (trainer.go)
 }
 
 var (
@@ -38,10 +41,6 @@ func newTrainer(cfg *Config, set extension.Settings) *trainer {
 // Dependencies names the store extension, so that it starts before this
 // one and shuts down after it.
 func (t *trainer) Dependencies() []component.ID { return []component.ID{t.cfg.Store} }
-
-// LightningStore returns the store the trainer runs over, or nil before
-// Start. It lets tests and tools reach the same store as the loop.
-func (t *trainer) LightningStore() store.Store { return t.store }
 
 // storeHost is what the trainer needs from the store extension.
 type storeHost interface {

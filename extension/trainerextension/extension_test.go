@@ -160,6 +160,8 @@ func TestShutdownWithoutStart(t *testing.T) {
 	ext, err := NewFactory().Create(context.Background(), extensiontest.NewNopSettings(metadata.Type), createDefaultConfig())
 	require.NoError(t, err)
 	assert.NoError(t, ext.Shutdown(context.Background()))
+	_, isProvider := ext.(store.Provider)
+	assert.False(t, isProvider, "components name the store extension, not the trainer")
 }
 
 // newTestHost is the host of the generated lifecycle test.

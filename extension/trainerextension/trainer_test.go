@@ -219,12 +219,12 @@ func TestEvaluateWithCommandDispatch(t *testing.T) {
 			failed = task.RolloutIDs[0]
 		}
 	}
-	a, err := tr.LightningStore().GetLatestAttempt(ctx, failed)
+	a, err := fs.st.GetLatestAttempt(ctx, failed)
 	require.NoError(t, err)
 	assert.Equal(t, model.AttemptFailed, a.Status)
 	assert.Contains(t, string(a.Metadata), `"stderr":"broken\n"`)
 
-	workers, err := tr.LightningStore().QueryWorkers(ctx, store.WorkerQuery{Page: store.AllPage()})
+	workers, err := fs.st.QueryWorkers(ctx, store.WorkerQuery{Page: store.AllPage()})
 	require.NoError(t, err)
 	assert.Len(t, workers.Items, 2)
 
