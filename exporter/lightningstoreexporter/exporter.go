@@ -42,7 +42,6 @@ type storeExporter struct {
 	cfg       *Config
 	logger    *zap.Logger
 	sampled   *zap.Logger // for per-batch warnings that could flood the log
-	// resolver is set by start, from the store extension's identity policy.
 	resolver  *otlpspan.Resolver
 	telemetry *metadata.TelemetryBuilder
 	store     store.Store // set by start
