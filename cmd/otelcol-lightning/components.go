@@ -9,10 +9,11 @@ import (
 	filestorage "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage"
 	messagesconnector "github.com/otelcol-lightning/otelcol-lightning/connector/messagesconnector"
 	lightningstoreexporter "github.com/otelcol-lightning/otelcol-lightning/exporter/lightningstoreexporter"
+	lightningstoreextension "github.com/otelcol-lightning/otelcol-lightning/extension/lightningstoreextension"
 	trainerextension "github.com/otelcol-lightning/otelcol-lightning/extension/trainerextension"
 	rewardprocessor "github.com/otelcol-lightning/otelcol-lightning/processor/rewardprocessor"
 	tripletprocessor "github.com/otelcol-lightning/otelcol-lightning/processor/tripletprocessor"
-	trainerreceiver "github.com/otelcol-lightning/otelcol-lightning/receiver/trainerreceiver"
+	lightningstorereceiver "github.com/otelcol-lightning/otelcol-lightning/receiver/lightningstorereceiver"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
 	forwardconnector "go.opentelemetry.io/collector/connector/forwardconnector"
@@ -58,6 +59,7 @@ func components() (otelcol.Factories, error) {
 		pprofextension.NewFactory(),
 		filestorage.NewFactory(),
 		bearertokenauthextension.NewFactory(),
+		lightningstoreextension.NewFactory(),
 		trainerextension.NewFactory(),
 	)
 	if err != nil {
@@ -69,19 +71,20 @@ func components() (otelcol.Factories, error) {
 		pprofextension.NewFactory().Type():           "github.com/open-telemetry/opentelemetry-collector-contrib/extension/pprofextension v0.165.1",
 		filestorage.NewFactory().Type():              "github.com/open-telemetry/opentelemetry-collector-contrib/extension/storage/filestorage v0.165.1",
 		bearertokenauthextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension v0.165.1",
+		lightningstoreextension.NewFactory().Type():  "github.com/otelcol-lightning/otelcol-lightning v0.0.0",
 		trainerextension.NewFactory().Type():         "github.com/otelcol-lightning/otelcol-lightning v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
 		otlpreceiver.NewFactory(),
-		trainerreceiver.NewFactory(),
+		lightningstorereceiver.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
 	}
 	factories.ReceiverModules = makeModulesMap(factories.Receivers, map[component.Type]string{
-		otlpreceiver.NewFactory().Type():    "go.opentelemetry.io/collector/receiver/otlpreceiver v0.165.0",
-		trainerreceiver.NewFactory().Type(): "github.com/otelcol-lightning/otelcol-lightning v0.0.0",
+		otlpreceiver.NewFactory().Type():           "go.opentelemetry.io/collector/receiver/otlpreceiver v0.165.0",
+		lightningstorereceiver.NewFactory().Type(): "github.com/otelcol-lightning/otelcol-lightning v0.0.0",
 	})
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](

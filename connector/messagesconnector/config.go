@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"regexp"
 
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
-
-	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 )
 
 // BodyFormat is how the OpenAI record is put in the log record body.
@@ -59,13 +58,12 @@ type Config struct {
 	// llm_call_name. Default: empty.
 	LLMCallNameFallback string `mapstructure:"llm_call_name_fallback"`
 
-	// Unlabeled and AutoRolloutKey decide the rollout of spans that name
-	// none, exactly as in the lightningstore exporter; keep them equal to
-	// the exporter's settings so records and spans land in the same
-	// rollout. Defaults: auto, trace_id. With unlabeled: drop, calls that
-	// name no rollout are skipped (reason unlabeled).
-	Unlabeled      otlpspan.UnlabeledPolicy `mapstructure:"unlabeled"`
-	AutoRolloutKey string                   `mapstructure:"auto_rollout_key"`
+	// Store is the id of the lightningstore extension whose identity policy
+	// decides the rollout of spans that name none, so records and spans land
+	// in the same rollout as the lightningstore exporter files them. With
+	// its unlabeled: drop, calls that name no rollout are skipped (reason
+	// unlabeled). Default: lightningstore.
+	Store component.ID `mapstructure:"store"`
 
 	// DedupCacheSize is how many recent (rollout, attempt, response id)
 	// keys are remembered to drop a second span of the same call arriving
@@ -104,18 +102,8 @@ func (c *Config) Validate() error {
 	if c.DedupCacheSize < 0 {
 		errs = append(errs, fmt.Errorf("dedup_cache_size: must be 0 or more, got %d", c.DedupCacheSize))
 	}
-	if c.AutoRolloutKey == "" {
-		errs = append(errs, fmt.Errorf("auto_rollout_key: must be %q or an attribute name", otlpspan.AutoKeyTraceID))
-	}
-	if c.Unlabeled == "" {
-		errs = append(errs, fmt.Errorf("unlabeled: must be %q or %q", otlpspan.UnlabeledAuto, otlpspan.UnlabeledDrop))
-	}
-	if err := c.resolverConfig().Validate(); err != nil {
-		errs = append(errs, err)
+	if c.Store.Type().String() == "" {
+		errs = append(errs, errors.New("store: must name the lightningstore extension"))
 	}
 	return errors.Join(errs...)
-}
-
-func (c *Config) resolverConfig() otlpspan.Config {
-	return otlpspan.Config{Unlabeled: c.Unlabeled, AutoKey: c.AutoRolloutKey}
 }

@@ -6,10 +6,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
 	"go.opentelemetry.io/collector/confmap/confmaptest"
-
-	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 )
 
 func loadConfig(t *testing.T, id string) *Config {
@@ -34,8 +33,7 @@ func TestLoadConfig(t *testing.T) {
 	want.BodyFormat = BodyFormatJSONString
 	want.SkipEmpty = false
 	want.LLMCallName = `openai\.chat\.completion`
-	want.Unlabeled = otlpspan.UnlabeledDrop
-	want.AutoRolloutKey = "gen_ai.conversation.id"
+	want.Store = component.MustNewIDWithName("lightningstore", "gateway")
 	want.DedupCacheSize = 0
 	got := loadConfig(t, "messages/custom")
 	assert.Equal(t, want, got)
@@ -45,7 +43,7 @@ func TestLoadConfig(t *testing.T) {
 func TestValidateNamesFields(t *testing.T) {
 	err := confmap.Validate(loadConfig(t, "messages/bad"))
 	require.Error(t, err)
-	for _, field := range []string{"body_format", "llm_call_name", "llm_call_name_fallback", "dedup_cache_size", "unlabeled", "auto_rollout_key"} {
+	for _, field := range []string{"body_format", "llm_call_name", "llm_call_name_fallback", "dedup_cache_size"} {
 		assert.ErrorContains(t, err, field)
 	}
 }

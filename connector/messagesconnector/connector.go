@@ -32,12 +32,10 @@ const (
 var skipReasons = []string{reasonTripletSpan, reasonNoContent, reasonDuplicate, reasonUnlabeled, reasonUnencodable}
 
 type messagesConnector struct {
-	component.StartFunc
-
 	cfg       *Config
 	logger    *zap.Logger
 	next      consumer.Logs
-	resolver  *otlpspan.Resolver
+	resolver  *otlpspan.Resolver // set by Start, from the store extension's identity policy
 	parseOpts []genai.Option
 	seen      *recentset.Set[callKey] // nil when the cross-batch dedup is off
 	telemetry *metadata.TelemetryBuilder
@@ -47,10 +45,6 @@ type messagesConnector struct {
 var _ connector.Traces = (*messagesConnector)(nil)
 
 func newConnector(set connector.Settings, cfg *Config, next consumer.Logs) (*messagesConnector, error) {
-	resolver, err := otlpspan.NewResolver(cfg.resolverConfig())
-	if err != nil {
-		return nil, err
-	}
 	var opts []genai.Option
 	if cfg.LLMCallName != "" {
 		re, err := regexp.Compile(cfg.LLMCallName)
@@ -75,13 +69,32 @@ func newConnector(set connector.Settings, cfg *Config, next consumer.Logs) (*mes
 		reasons[r] = metric.WithAttributeSet(attribute.NewSet(attribute.String("reason", r)))
 	}
 	c := &messagesConnector{
-		cfg: cfg, logger: set.Logger, next: next, resolver: resolver, parseOpts: opts,
+		cfg: cfg, logger: set.Logger, next: next, parseOpts: opts,
 		telemetry: tb, reasons: reasons,
 	}
 	if cfg.DedupCacheSize > 0 {
 		c.seen = recentset.New[callKey](cfg.DedupCacheSize)
 	}
 	return c, nil
+}
+
+// Start takes the identity policy from the store extension, so that
+// records land in the rollout the store files their spans under.
+func (c *messagesConnector) Start(_ context.Context, host component.Host) error {
+	ext, ok := host.GetExtensions()[c.cfg.Store]
+	if !ok {
+		return fmt.Errorf("extension %s not found; is it listed under service.extensions?", c.cfg.Store)
+	}
+	ip, ok := ext.(otlpspan.IdentityProvider)
+	if !ok {
+		return fmt.Errorf("extension %s does not provide the identity policy; store must name a lightningstore extension", c.cfg.Store)
+	}
+	resolver, err := otlpspan.NewResolver(ip.IdentityPolicy())
+	if err != nil {
+		return fmt.Errorf("identity policy of extension %s: %w", c.cfg.Store, err)
+	}
+	c.resolver = resolver
+	return nil
 }
 
 // Capabilities: the connector only reads the spans.

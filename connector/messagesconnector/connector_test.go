@@ -14,6 +14,7 @@ import (
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/pdatatest/plogtest"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtelemetry"
@@ -46,7 +47,38 @@ type env struct {
 	tel  *componenttest.Telemetry
 }
 
+// policyExt stands in for the lightningstore extension's identity policy.
+type policyExt struct {
+	component.StartFunc
+	component.ShutdownFunc
+	policy otlpspan.Config // zero: the extension's defaults
+}
+
+func (p policyExt) IdentityPolicy() otlpspan.Config {
+	c := p.policy.WithDefaults()
+	c.Unknown = ""
+	return c
+}
+
+type testHost map[component.ID]component.Component
+
+func (h testHost) GetExtensions() map[component.ID]component.Component { return h }
+
+func hostWithPolicy(policy otlpspan.Config) testHost {
+	return testHost{component.MustNewID("lightningstore"): policyExt{policy: policy}}
+}
+
+// newTestHost is the host of the generated lifecycle test.
+func newTestHost(*testing.T) component.Host { return hostWithPolicy(otlpspan.Config{}) }
+
 func newEnv(t *testing.T, cfg *Config, next ...consumer.Logs) *env {
+	t.Helper()
+	return newEnvWithPolicy(t, cfg, otlpspan.Config{}, next...)
+}
+
+// newEnvWithPolicy starts the connector with the given identity policy on
+// its store extension.
+func newEnvWithPolicy(t *testing.T, cfg *Config, policy otlpspan.Config, next ...consumer.Logs) *env {
 	t.Helper()
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
@@ -57,7 +89,7 @@ func newEnv(t *testing.T, cfg *Config, next ...consumer.Logs) *env {
 	}
 	conn, err := NewFactory().CreateTracesToLogs(context.Background(), metadatatest.NewSettings(tel), cfg, out)
 	require.NoError(t, err)
-	require.NoError(t, conn.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, conn.Start(context.Background(), hostWithPolicy(policy)))
 	t.Cleanup(func() { require.NoError(t, conn.Shutdown(context.Background())) })
 	return &env{conn: conn, sink: sink, tel: tel}
 }
@@ -229,6 +261,7 @@ func TestDedupAcrossBatches(t *testing.T) {
 	assert.Equal(t, 2, e.sink.LogRecordCount(), "without the cache every batch is emitted")
 }
 
+// TestUnlabeledPolicies: the identity policy is the store extension's.
 func TestUnlabeledPolicies(t *testing.T) {
 	td := readInput(t, "otel") // no rollout labels
 
@@ -240,12 +273,25 @@ func TestUnlabeledPolicies(t *testing.T) {
 	rollout, _ := lr.Attributes().Get(otlpspan.AttrRolloutID)
 	assert.Equal(t, otlpspan.AutoRolloutPrefix+otlpspan.TraceIDHex(traceID[:]), rollout.Str())
 
-	e = newEnv(t, loadConfig(t, "messages/drop_unlabeled"))
+	e = newEnvWithPolicy(t, createDefaultConfig().(*Config), otlpspan.Config{Unlabeled: otlpspan.UnlabeledDrop})
 	require.NoError(t, e.conn.ConsumeTraces(context.Background(), td))
 	assert.Zero(t, e.sink.LogRecordCount())
 	metadatatest.AssertEqualConnectorMessagesSpansSkipped(t, e.tel, []metricdata.DataPoint[int64]{
 		counterPoints(reasonUnlabeled, 3),
 	}, metricdatatest.IgnoreTimestamp())
+
+	e = newEnvWithPolicy(t, createDefaultConfig().(*Config), otlpspan.Config{AutoKey: "no.such.attribute"})
+	require.NoError(t, e.conn.ConsumeTraces(context.Background(), td))
+	require.Equal(t, 3, e.sink.LogRecordCount(), "spans without the key fall back to their trace id")
+}
+
+func TestStartNeedsTheStoreExtension(t *testing.T) {
+	conn, err := NewFactory().CreateTracesToLogs(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), createDefaultConfig(), &consumertest.LogsSink{})
+	require.NoError(t, err)
+	require.ErrorContains(t, conn.Start(context.Background(), testHost{}), "extension lightningstore not found")
+	require.ErrorContains(t, conn.Start(context.Background(), testHost{component.MustNewID("lightningstore"): struct{ component.Component }{}}),
+		"extension lightningstore does not provide the identity policy")
+	require.NoError(t, conn.Shutdown(context.Background()))
 }
 
 func TestNameMatchOnly(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 
 	"github.com/otelcol-lightning/otelcol-lightning/connector/messagesconnector/internal/metadata"
-	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 )
 
 // NewFactory returns the factory of the messages connector.
@@ -25,8 +24,7 @@ func createDefaultConfig() component.Config {
 		IncludeTools:   true,
 		BodyFormat:     BodyFormatMap,
 		SkipEmpty:      true,
-		Unlabeled:      otlpspan.UnlabeledAuto,
-		AutoRolloutKey: otlpspan.AutoKeyTraceID,
+		Store:          component.MustNewID("lightningstore"),
 		DedupCacheSize: 16384,
 	}
 }

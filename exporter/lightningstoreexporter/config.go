@@ -13,9 +13,9 @@ import (
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 )
 
-// defaultStoreExtension is the id of the trainer extension, which owns the
-// store in the standard configurations.
-var defaultStoreExtension = component.MustNewID("trainer")
+// defaultStoreExtension is the id of the lightningstore extension, which
+// owns the store in the standard configurations.
+var defaultStoreExtension = component.MustNewID("lightningstore")
 
 // Config defines the configuration of the lightningstore exporter.
 type Config struct {
@@ -23,21 +23,12 @@ type Config struct {
 	QueueConfig   configoptional.Optional[exporterhelper.QueueBatchConfig] `mapstructure:"sending_queue"`
 	RetryConfig   configretry.BackOffConfig                                `mapstructure:"retry_on_failure"`
 
-	// Store is the id of the extension that provides the store (it must
-	// implement store.Provider and be listed under service.extensions).
-	// Default: trainer.
+	// Store is the id of the extension that provides the store and the
+	// identity policy (it must implement store.Provider and
+	// otlpspan.IdentityProvider and be listed under service.extensions).
+	// Spans without agentlightning.rollout_id are filed or dropped as its
+	// identity section says. Default: lightningstore.
 	Store component.ID `mapstructure:"store"`
-
-	// Unlabeled is what happens to spans that carry no
-	// agentlightning.rollout_id: "auto" files them under an automatic rollout
-	// ro-<key>, "drop" drops them as Agent Lightning does. Default: auto.
-	Unlabeled otlpspan.UnlabeledPolicy `mapstructure:"unlabeled"`
-
-	// AutoRolloutKey keys automatic rollouts: "trace_id", or the name of a
-	// span or resource attribute such as gen_ai.conversation.id or
-	// session.id (spans without it fall back to their trace id).
-	// Default: trace_id.
-	AutoRolloutKey string `mapstructure:"auto_rollout_key"`
 
 	// UnknownRollouts is what the store does with spans labeled with a
 	// rollout or attempt it does not know: "create" creates them (metadata
@@ -58,23 +49,12 @@ var (
 func (c *Config) Validate() error {
 	var errs []error
 	if c.Store.Type().String() == "" {
-		errs = append(errs, errors.New("store: must name the extension that provides the store, e.g. trainer"))
+		errs = append(errs, errors.New("store: must name the extension that provides the store, e.g. lightningstore"))
 	}
-	if err := c.resolverConfig().Validate(); err != nil {
-		errs = append(errs, err)
-	}
-	if c.AutoRolloutKey == "" {
-		errs = append(errs, fmt.Errorf("auto_rollout_key: must be %q or an attribute name", otlpspan.AutoKeyTraceID))
-	}
-	if c.Unlabeled == "" {
-		errs = append(errs, fmt.Errorf("unlabeled: must be %q or %q", otlpspan.UnlabeledAuto, otlpspan.UnlabeledDrop))
-	}
-	if c.UnknownRollouts == "" {
-		errs = append(errs, fmt.Errorf("unknown_rollouts: must be %q or %q", otlpspan.UnknownCreate, otlpspan.UnknownReject))
+	switch c.UnknownRollouts {
+	case otlpspan.UnknownCreate, otlpspan.UnknownReject:
+	default:
+		errs = append(errs, fmt.Errorf("unknown_rollouts: %q is not one of %q, %q", c.UnknownRollouts, otlpspan.UnknownCreate, otlpspan.UnknownReject))
 	}
 	return errors.Join(errs...)
-}
-
-func (c *Config) resolverConfig() otlpspan.Config {
-	return otlpspan.Config{Unlabeled: c.Unlabeled, AutoKey: c.AutoRolloutKey, Unknown: c.UnknownRollouts}
 }

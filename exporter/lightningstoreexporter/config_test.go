@@ -46,9 +46,7 @@ func TestLoadConfig(t *testing.T) {
 				TimeoutConfig:   exporterhelper.TimeoutConfig{Timeout: 5 * time.Second},
 				QueueConfig:     configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
 				RetryConfig:     configretry.NewDefaultBackOffConfig(),
-				Store:           component.MustNewID("trainer"),
-				Unlabeled:       otlpspan.UnlabeledAuto,
-				AutoRolloutKey:  otlpspan.AutoKeyTraceID,
+				Store:           component.MustNewID("lightningstore"),
 				UnknownRollouts: otlpspan.UnknownCreate,
 			},
 		},
@@ -65,9 +63,7 @@ func TestLoadConfig(t *testing.T) {
 					MaxInterval:         10 * time.Second,
 					MaxElapsedTime:      0,
 				},
-				Store:           component.MustNewIDWithName("trainer", "shared"),
-				Unlabeled:       otlpspan.UnlabeledDrop,
-				AutoRolloutKey:  "gen_ai.conversation.id",
+				Store:           component.MustNewIDWithName("lightningstore", "shared"),
 				UnknownRollouts: otlpspan.UnknownReject,
 			},
 		},
@@ -94,9 +90,7 @@ func TestValidate(t *testing.T) {
 	cfg := loadConfig(t, component.NewIDWithName(metadata.Type, "bad_policies"))
 	err := cfg.Validate()
 	require.Error(t, err)
-	assert.Equal(t, `unlabeled: "keep" is not one of "auto", "drop"
-unknown_rollouts: "ignore" is not one of "create", "reject"
-auto_rollout_key: must be "trace_id" or an attribute name`, err.Error())
+	assert.Equal(t, `unknown_rollouts: "ignore" is not one of "create", "reject"`, err.Error())
 
 	tests := []struct {
 		name    string
@@ -107,22 +101,12 @@ auto_rollout_key: must be "trace_id" or an attribute name`, err.Error())
 		{
 			name:    "empty store",
 			mutate:  func(c *Config) { c.Store = component.ID{} },
-			wantErr: "store: must name the extension that provides the store, e.g. trainer",
-		},
-		{
-			name:    "empty unlabeled",
-			mutate:  func(c *Config) { c.Unlabeled = "" },
-			wantErr: `unlabeled: must be "auto" or "drop"`,
+			wantErr: "store: must name the extension that provides the store, e.g. lightningstore",
 		},
 		{
 			name:    "empty unknown_rollouts",
 			mutate:  func(c *Config) { c.UnknownRollouts = "" },
-			wantErr: `unknown_rollouts: must be "create" or "reject"`,
-		},
-		{
-			name:    "auto key with spaces",
-			mutate:  func(c *Config) { c.AutoRolloutKey = "session.id " },
-			wantErr: `auto_rollout_key: "session.id " has surrounding spaces`,
+			wantErr: `unknown_rollouts: "" is not one of "create", "reject"`,
 		},
 	}
 	for _, tt := range tests {

@@ -48,10 +48,6 @@ type storeExporter struct {
 }
 
 func newStoreExporter(cfg *Config, set exporter.Settings) (*storeExporter, error) {
-	resolver, err := otlpspan.NewResolver(cfg.resolverConfig())
-	if err != nil {
-		return nil, err
-	}
 	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, fmt.Errorf("create telemetry: %w", err)
@@ -63,13 +59,13 @@ func newStoreExporter(cfg *Config, set exporter.Settings) (*storeExporter, error
 		sampled: set.Logger.WithOptions(zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 			return zapcore.NewSamplerWithOptions(c, time.Second, 5, 100)
 		})),
-		resolver:  resolver,
 		telemetry: tb,
 	}, nil
 }
 
-// start finds the store. Extensions start before exporters, so the
-// provider's store is ready by now.
+// start finds the store and takes the identity policy from its extension.
+// Extensions start before exporters, so the provider's store is ready by
+// now.
 func (e *storeExporter) start(_ context.Context, host component.Host) error {
 	ext, ok := host.GetExtensions()[e.cfg.Store]
 	if !ok {
@@ -83,7 +79,17 @@ func (e *storeExporter) start(_ context.Context, host component.Host) error {
 	if st == nil {
 		return fmt.Errorf("extension %s has no store", e.cfg.Store)
 	}
-	e.store = st
+	ip, ok := ext.(otlpspan.IdentityProvider)
+	if !ok {
+		return fmt.Errorf("extension %s does not provide the identity policy; store must name a lightningstore extension", e.cfg.Store)
+	}
+	policy := ip.IdentityPolicy()
+	policy.Unknown = e.cfg.UnknownRollouts
+	resolver, err := otlpspan.NewResolver(policy)
+	if err != nil {
+		return fmt.Errorf("identity policy of extension %s: %w", e.cfg.Store, err)
+	}
+	e.store, e.resolver = st, resolver
 	return nil
 }
 

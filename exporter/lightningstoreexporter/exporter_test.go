@@ -35,14 +35,31 @@ type testHost map[component.ID]component.Component
 
 func (h testHost) GetExtensions() map[component.ID]component.Component { return h }
 
-// providerExt stands in for the trainer extension.
+// providerExt stands in for the lightningstore extension: a store and the
+// identity policy.
 type providerExt struct {
+	component.StartFunc
+	component.ShutdownFunc
+	st     store.Store
+	policy otlpspan.Config // zero: the extension's defaults
+}
+
+func (p providerExt) LightningStore() store.Store { return p.st }
+
+func (p providerExt) IdentityPolicy() otlpspan.Config {
+	c := p.policy.WithDefaults()
+	c.Unknown = ""
+	return c
+}
+
+// storeOnlyExt provides a store but no identity policy.
+type storeOnlyExt struct {
 	component.StartFunc
 	component.ShutdownFunc
 	st store.Store
 }
 
-func (p providerExt) LightningStore() store.Store { return p.st }
+func (p storeOnlyExt) LightningStore() store.Store { return p.st }
 
 // plainExt is an extension that provides no store.
 type plainExt struct {
@@ -58,7 +75,11 @@ func newMemStore(t *testing.T) *store.Core {
 }
 
 func hostWith(st store.Store) testHost {
-	return testHost{component.MustNewID("trainer"): providerExt{st: st}}
+	return hostWithPolicy(st, otlpspan.Config{})
+}
+
+func hostWithPolicy(st store.Store, policy otlpspan.Config) testHost {
+	return testHost{component.MustNewID("lightningstore"): providerExt{st: st, policy: policy}}
 }
 
 // newTestHost is the host of the generated lifecycle test.
@@ -81,11 +102,18 @@ type env struct {
 
 func start(t *testing.T, cfg *Config, st store.Store) *env {
 	t.Helper()
+	return startWithPolicy(t, cfg, st, otlpspan.Config{})
+}
+
+// startWithPolicy starts the exporter with the given identity policy on
+// its store extension.
+func startWithPolicy(t *testing.T, cfg *Config, st store.Store, policy otlpspan.Config) *env {
+	t.Helper()
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	exp, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(tel), cfg)
 	require.NoError(t, err)
-	require.NoError(t, exp.Start(context.Background(), hostWith(st)))
+	require.NoError(t, exp.Start(context.Background(), hostWithPolicy(st, policy)))
 	t.Cleanup(func() { assert.NoError(t, exp.Shutdown(context.Background())) })
 	return &env{exp: exp, st: st, tel: tel}
 }
@@ -233,9 +261,7 @@ func TestExportAutoRollouts(t *testing.T) {
 }
 
 func TestExportAutoRolloutKeyAttribute(t *testing.T) {
-	cfg := syncConfig()
-	cfg.AutoRolloutKey = "gen_ai.conversation.id"
-	e := start(t, cfg, newMemStore(t))
+	e := startWithPolicy(t, syncConfig(), newMemStore(t), otlpspan.Config{AutoKey: "gen_ai.conversation.id"})
 	td := ptrace.NewTraces()
 	traceSpans(t, td, 1, 1, map[string]any{"gen_ai.conversation.id": "conv-7"})
 	traceSpans(t, td, 2, 1, map[string]any{"gen_ai.conversation.id": "conv-7"})
@@ -261,10 +287,10 @@ func TestExportRolloutWithoutAttempt(t *testing.T) {
 	assert.JSONEq(t, `{"source":"otlp"}`, string(r.Metadata))
 }
 
+// The identity policy is the store extension's: unlabeled: drop there makes
+// the exporter drop unlabelled spans.
 func TestExportDropUnlabeled(t *testing.T) {
-	cfg := syncConfig()
-	cfg.Unlabeled = otlpspan.UnlabeledDrop
-	e := start(t, cfg, newMemStore(t))
+	e := startWithPolicy(t, syncConfig(), newMemStore(t), otlpspan.Config{Unlabeled: otlpspan.UnlabeledDrop})
 	td := ptrace.NewTraces()
 	traceSpans(t, td, 1, 2, nil)
 	traceSpans(t, td, 2, 1, labeled("r1", "a1"))
@@ -336,17 +362,22 @@ func TestStartErrors(t *testing.T) {
 		{
 			name:    "missing extension",
 			host:    testHost{},
-			wantErr: "extension trainer not found; is it listed under service.extensions?",
+			wantErr: "extension lightningstore not found; is it listed under service.extensions?",
 		},
 		{
 			name:    "not a provider",
-			host:    testHost{component.MustNewID("trainer"): plainExt{}},
-			wantErr: "extension trainer does not provide an Agent Lightning store",
+			host:    testHost{component.MustNewID("lightningstore"): plainExt{}},
+			wantErr: "extension lightningstore does not provide an Agent Lightning store",
 		},
 		{
 			name:    "no store",
-			host:    testHost{component.MustNewID("trainer"): providerExt{}},
-			wantErr: "extension trainer has no store",
+			host:    testHost{component.MustNewID("lightningstore"): providerExt{}},
+			wantErr: "extension lightningstore has no store",
+		},
+		{
+			name:    "no identity policy",
+			host:    testHost{component.MustNewID("lightningstore"): storeOnlyExt{st: newMemStore(t)}},
+			wantErr: "extension lightningstore does not provide the identity policy; store must name a lightningstore extension",
 		},
 	}
 	for _, tt := range tests {
@@ -361,12 +392,12 @@ func TestStartErrors(t *testing.T) {
 
 func TestStartNamedStore(t *testing.T) {
 	cfg := syncConfig()
-	cfg.Store = component.MustNewIDWithName("trainer", "b")
+	cfg.Store = component.MustNewIDWithName("lightningstore", "b")
 	st := newMemStore(t)
 	exp, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), cfg)
 	require.NoError(t, err)
 	err = exp.Start(context.Background(), hostWith(st))
-	assert.EqualError(t, err, "extension trainer/b not found; is it listed under service.extensions?")
+	assert.EqualError(t, err, "extension lightningstore/b not found; is it listed under service.extensions?")
 	require.NoError(t, exp.Start(context.Background(), testHost{cfg.Store: providerExt{st: st}}))
 	require.NoError(t, exp.Shutdown(context.Background()))
 }

@@ -30,8 +30,6 @@ func createDefaultConfig() component.Config {
 		QueueConfig:     configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
 		RetryConfig:     configretry.NewDefaultBackOffConfig(),
 		Store:           defaultStoreExtension,
-		Unlabeled:       otlpspan.UnlabeledAuto,
-		AutoRolloutKey:  otlpspan.AutoKeyTraceID,
 		UnknownRollouts: otlpspan.UnknownCreate,
 	}
 }

@@ -108,7 +108,8 @@ type AlgorithmConfig struct {
 	Rollout RolloutSettings `mapstructure:"rollout"`
 	// ReportPath is where the run's report (the JSON of GET
 	// /v1/lightning/algorithm) is written. Default: algorithm-report.json
-	// next to the SQLite store; none for the other backends.
+	// in the store extension's data directory (next to its SQLite file);
+	// none when the store has no local directory (memory, postgres).
 	ReportPath string `mapstructure:"report_path"`
 	// RewardSettle is how long a finished rollout without a reward is read
 	// again, for reward spans still in the pipeline. Default: 2s.

@@ -4,158 +4,96 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"path/filepath"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/collector/extension/extensioncapabilities"
 	"go.uber.org/zap"
 
-	"github.com/otelcol-lightning/otelcol-lightning/internal/traceshttp"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
-	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/memstore"
-	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/pgstore"
-	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/sqlitestore"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/storeapi"
 )
 
-// trainer owns the Lightning store and serves Agent Lightning's REST API
-// over it. Other components reach the store through store.Provider.
+// trainer runs the trainer loop (dispatch, algorithm, reports) over the
+// store of the extension named in its config, found on the host.
 type trainer struct {
 	cfg       *Config
 	telemetry component.TelemetrySettings
 	logger    *zap.Logger
 
-	store  *store.Core
-	traces *tracesBridge
-	server *http.Server
-	addr   net.Addr      // where the API listens, once started
-	served chan struct{} // closed when Serve returns
-	loop   *loop         // dispatch and algorithm (trainer.go)
+	// store is the store extension's, once started. The trainer does not
+	// offer it to others (no store.Provider): components name the store
+	// extension itself.
+	store store.Store
+	loop  *loop // dispatch and algorithm (trainer.go)
 }
 
 var (
 	_ extension.Extension = (*trainer)(nil)
-	_ store.Provider      = (*trainer)(nil)
+	// The collector starts the store extension first and stops it last.
+	_ extensioncapabilities.Dependent = (*trainer)(nil)
 )
 
 func newTrainer(cfg *Config, set extension.Settings) *trainer {
-	t := &trainer{cfg: cfg, telemetry: set.TelemetrySettings, logger: set.Logger}
-	t.traces = &tracesBridge{cfg: cfg.Traces, store: t.LightningStore}
-	return t
+	return &trainer{cfg: cfg, telemetry: set.TelemetrySettings, logger: set.Logger}
 }
 
-// LightningStore returns the store, or nil before Start. Extensions start
-// before pipeline components, so components looking it up in their own
-// Start always find it.
-func (t *trainer) LightningStore() store.Store {
-	if t.store == nil {
-		return nil
+// Dependencies names the store extension, so that it starts before this
+// one and shuts down after it.
+func (t *trainer) Dependencies() []component.ID { return []component.ID{t.cfg.Store} }
+
+// storeHost is what the trainer needs from the store extension.
+type storeHost interface {
+	store.Provider
+	storeapi.Router
+}
+
+// findStore looks up the store extension on the host.
+func findStore(host component.Host, id component.ID) (storeHost, error) {
+	ext, ok := host.GetExtensions()[id]
+	if !ok {
+		return nil, fmt.Errorf("store extension %s not found; is it listed under service.extensions?", id)
 	}
-	return t.store
+	sh, ok := ext.(storeHost)
+	if !ok {
+		return nil, fmt.Errorf("extension %s does not provide an Agent Lightning store and API server; store must name a lightningstore extension", id)
+	}
+	if sh.LightningStore() == nil {
+		return nil, fmt.Errorf("extension %s has no store; has it started?", id)
+	}
+	return sh, nil
 }
 
-// Start opens the store and starts serving the API. The trainer loop is
-// prepared here and started in Ready.
+// Start finds the store, prepares the trainer loop (started in Ready) and
+// mounts the report endpoint on the store extension's server.
 func (t *trainer) Start(ctx context.Context, host component.Host) (err error) {
-	loop, err := newLoop(ctx, t.cfg, host, t.telemetry)
+	sh, err := findStore(host, t.cfg.Store)
 	if err != nil {
 		return err
 	}
-	defer func() {
-		if err != nil {
-			loop.close()
-		}
-	}()
-	backend, err := t.openBackend(ctx)
+	loop, err := newLoop(ctx, t.cfg, host, t.telemetry, reportDir(sh))
 	if err != nil {
 		return err
 	}
-	core := store.New(backend, store.Options{
-		ScanInterval: t.cfg.Watchdog.Interval,
-		ScanDebounce: t.cfg.Watchdog.Debounce,
-		Logger:       t.logger,
-	})
-
-	ln, err := t.cfg.ToListener(ctx)
-	if err != nil {
-		return errors.Join(fmt.Errorf("listen on %s: %w", t.cfg.NetAddr.Endpoint, err), core.Close())
+	if err := sh.Handle("GET "+AlgorithmPath, loop.reportHandler()); err != nil {
+		loop.close()
+		return fmt.Errorf("serve %s on extension %s: %w", AlgorithmPath, t.cfg.Store, err)
 	}
-	traces := traceshttp.NewHandler(t.traces.consume, t.cfg.Traces.MaxDecompressedSize)
-	handler := storeapi.NewHandler(core, storeapi.WithLogger(t.logger), storeapi.WithTracesHandler(traces),
-		storeapi.WithExtraRoutes(loop.routes))
-	server, err := t.cfg.ToServer(ctx, host.GetExtensions(), t.telemetry, handler)
-	if err != nil {
-		return errors.Join(fmt.Errorf("create the API server: %w", err), ln.Close(), core.Close())
-	}
-
-	t.store, t.server, t.addr = core, server, ln.Addr()
-	t.loop = loop
-	t.served = make(chan struct{})
-	go func() {
-		defer close(t.served)
-		if err := server.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
-		}
-	}()
-	t.logger.Info("Agent Lightning store API started",
-		zap.String("endpoint", ln.Addr().String()), zap.String("backend", t.cfg.Store.Backend))
+	t.store, t.loop = sh.LightningStore(), loop
 	return nil
 }
 
-// openBackend opens the configured database, creating the SQLite file's
-// directory when needed.
-func (t *trainer) openBackend(ctx context.Context) (store.Backend, error) {
-	switch t.cfg.Store.Backend {
-	case BackendMemory:
-		return memstore.New(), nil
-	case BackendSQLite:
-		path := t.cfg.Store.Path
-		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-			return nil, fmt.Errorf("create the store directory: %w", err)
-		}
-		backend, err := sqlitestore.OpenContext(ctx, path)
-		if err != nil {
-			return nil, fmt.Errorf("open the sqlite store: %w", err)
-		}
-		return backend, nil
-	case BackendPostgres:
-		return t.openPostgres(ctx)
-	default:
-		return nil, fmt.Errorf("unknown store backend %q", t.cfg.Store.Backend)
+// reportDir is where the report goes by default: the store's data
+// directory, when it has one.
+func reportDir(ext any) string {
+	if d, ok := ext.(store.DataDirProvider); ok {
+		return d.DataDir()
 	}
+	return ""
 }
 
-// openPostgres connects to PostgreSQL and migrates the store's schema.
-func (t *trainer) openPostgres(ctx context.Context) (store.Backend, error) {
-	sc := t.cfg.Store
-	cfg := pgstore.Config{
-		DSN:             string(sc.DSN),
-		Schema:          sc.Schema,
-		MaxConns:        sc.MaxConns,
-		MinConns:        sc.MinConns,
-		ConnMaxLifetime: sc.ConnMaxLifetime,
-	}
-	if sc.TLS.HasValue() {
-		tlsCfg, err := sc.TLS.Get().LoadTLSConfig(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("store.tls: %w", err)
-		}
-		cfg.TLS = tlsCfg
-	}
-	backend, err := pgstore.Open(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("open the postgres store: %w", err)
-	}
-	return backend, nil
-}
-
-// Shutdown stops the trainer loop (when NotReady has not), stops accepting
-// requests, lets the ones in flight finish until ctx ends (then cuts them),
-// and closes the store.
+// Shutdown stops the trainer loop when NotReady has not. The store stays
+// open: the store extension owns it and shuts down after this one.
 func (t *trainer) Shutdown(ctx context.Context) error {
 	var errs []error
 	if t.loop != nil {
@@ -165,18 +103,6 @@ func (t *trainer) Shutdown(ctx context.Context) error {
 		t.loop.close()
 		t.loop = nil
 	}
-	if t.server != nil {
-		if err := t.server.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("stop the API server: %w", err), t.server.Close())
-		}
-		<-t.served
-		t.server = nil
-	}
-	if t.store != nil {
-		if err := t.store.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close the store: %w", err))
-		}
-		t.store = nil
-	}
+	t.store = nil
 	return errors.Join(errs...)
 }

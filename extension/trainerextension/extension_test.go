@@ -2,47 +2,76 @@ package trainerextension
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net"
 	"net/http"
-	"os"
+	"net/http/httptest"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.opentelemetry.io/collector/component/componenttest"
-	"go.opentelemetry.io/collector/config/confighttp"
-	"go.opentelemetry.io/collector/config/configopaque"
-	"go.opentelemetry.io/collector/config/configoptional"
-	"go.opentelemetry.io/collector/config/configtls"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/otelcol-lightning/otelcol-lightning/extension/trainerextension/internal/metadata"
-	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/algorithm"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/memstore"
 )
 
 // client does not keep connections alive, so no transport goroutine
 // outlives a test (goleak checks at the end).
 var client = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 10 * time.Second}
 
-func testConfig(backend, path string) *Config {
-	cfg := createDefaultConfig().(*Config)
-	cfg.NetAddr.Endpoint = "localhost:0"
-	cfg.Store.Backend, cfg.Store.Path = backend, path
-	return cfg
+// host is a component.Host holding the given extensions.
+type host map[component.ID]component.Component
+
+func (h host) GetExtensions() map[component.ID]component.Component { return h }
+
+// fakeStore stands in for the lightningstore extension: a memory store, a
+// mux the trainer mounts its routes on, served on a test server, and an
+// optional data directory.
+type fakeStore struct {
+	component.StartFunc
+	component.ShutdownFunc
+	st     *store.Core
+	mux    *http.ServeMux
+	server *httptest.Server
+	dir    string
 }
 
-// start creates and starts an extension through its factory.
-func start(t *testing.T, cfg *Config) *trainer {
+func newFakeStore(t *testing.T, dir string) *fakeStore {
+	t.Helper()
+	fs := &fakeStore{st: store.New(memstore.New(), store.Options{}), mux: http.NewServeMux(), dir: dir}
+	fs.server = httptest.NewServer(fs.mux)
+	t.Cleanup(func() {
+		fs.server.Close()
+		assert.NoError(t, fs.st.Close())
+	})
+	return fs
+}
+
+func (f *fakeStore) LightningStore() store.Store {
+	if f.st == nil {
+		return nil // not started
+	}
+	return f.st
+}
+func (f *fakeStore) DataDir() string { return f.dir }
+
+func (f *fakeStore) Handle(pattern string, h http.Handler) error {
+	f.mux.Handle(pattern, h)
+	return nil
+}
+
+func (f *fakeStore) host() host { return host{defaultStoreExtension: f} }
+
+// start creates and starts a trainer over fs through its factory.
+func start(t *testing.T, cfg *Config, fs *fakeStore) *trainer {
 	t.Helper()
 	ext, err := NewFactory().Create(context.Background(), extensiontest.NewNopSettings(metadata.Type), cfg)
 	require.NoError(t, err)
-	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, ext.Start(context.Background(), fs.host()))
 	return ext.(*trainer)
 }
 
@@ -51,191 +80,89 @@ func shutdown(t *testing.T, tr *trainer) {
 	require.NoError(t, tr.Shutdown(context.Background()))
 }
 
-// call sends a JSON request to the running API and decodes the answer.
-func call(t *testing.T, tr *trainer, method, path, body string, headers ...string) (int, http.Header, any) {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, "http://"+tr.addr.String()+path, rd)
-	require.NoError(t, err)
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := client.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	var v any
-	if len(data) > 0 {
-		require.NoErrorf(t, json.Unmarshal(data, &v), "body: %s", data)
-	}
-	return resp.StatusCode, resp.Header, v
+// onlyStore provides a store but no HTTP server to mount routes on.
+type onlyStore struct {
+	component.StartFunc
+	component.ShutdownFunc
+	st store.Store
 }
 
-func searchRolloutIDs(t *testing.T, tr *trainer) []string {
-	t.Helper()
-	status, _, page := call(t, tr, http.MethodPost, "/v1/agl/rollouts/search", `{"limit": -1}`)
-	require.Equal(t, http.StatusOK, status)
-	var ids []string
-	for _, it := range page.(map[string]any)["items"].([]any) {
-		ids = append(ids, it.(map[string]any)["rollout_id"].(string))
-	}
-	return ids
-}
+func (o onlyStore) LightningStore() store.Store { return o.st }
 
-func TestSQLiteServesAndPersists(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "nested", "dir", "lightning.db")
-	cfg := testConfig(BackendSQLite, path)
-
-	tr := start(t, cfg)
-	status, _, health := call(t, tr, http.MethodGet, "/v1/agl/health", "")
-	require.Equal(t, http.StatusOK, status)
-	assert.Equal(t, map[string]any{"status": "ok"}, health)
-	assert.FileExists(t, path, "the store's directory is created")
-
-	status, _, started := call(t, tr, http.MethodPost, "/v1/agl/rollouts", `{"input": {"q": "2+2"}, "worker_id": "Worker-0"}`)
-	require.Equal(t, http.StatusCreated, status)
-	rid := started.(map[string]any)["rollout_id"].(string)
-	assert.Equal(t, []string{rid}, searchRolloutIDs(t, tr))
-
-	s := tr.LightningStore()
-	require.NotNil(t, s, "the extension is a store.Provider")
-	stats, err := s.Statistics(context.Background())
-	require.NoError(t, err)
-	assert.EqualValues(t, 1, stats["total_rollouts"])
-	shutdown(t, tr)
-	assert.Nil(t, tr.LightningStore(), "no store after shutdown")
-	_, err = client.Get("http://" + tr.addr.String() + "/v1/agl/health")
-	assert.Error(t, err, "the port is closed after shutdown")
-
-	restarted := start(t, cfg)
-	defer shutdown(t, restarted)
-	assert.Equal(t, []string{rid}, searchRolloutIDs(t, restarted), "data survives a restart")
-	status, _, got := call(t, restarted, http.MethodGet, "/v1/agl/rollouts/"+rid, "")
-	require.Equal(t, http.StatusOK, status)
-	assert.Equal(t, "Worker-0", got.(map[string]any)["attempt"].(map[string]any)["worker_id"])
-}
-
-func TestMemoryBackendForgets(t *testing.T) {
-	cfg := testConfig(BackendMemory, "")
-	tr := start(t, cfg)
-	status, _, _ := call(t, tr, http.MethodPost, "/v1/agl/queues/rollouts/enqueue", `{"rollouts": [{"input": 1}]}`)
-	require.Equal(t, http.StatusCreated, status)
-	assert.Len(t, searchRolloutIDs(t, tr), 1)
-	stats, err := tr.LightningStore().Statistics(context.Background())
-	require.NoError(t, err)
-	assert.Equal(t, "InMemoryLightningStore", stats["name"])
-	shutdown(t, tr)
-
-	again := start(t, cfg)
-	defer shutdown(t, again)
-	assert.Empty(t, searchRolloutIDs(t, again))
-}
-
-func TestWatchdogRunsWithoutTraffic(t *testing.T) {
-	cfg := testConfig(BackendMemory, "")
-	cfg.Watchdog = WatchdogConfig{Interval: 10 * time.Millisecond, Debounce: time.Hour}
-	tr := start(t, cfg)
-	defer shutdown(t, tr)
-
-	// The start call makes the one scan the debounce allows; from then on
-	// only the ticker can time the attempt out.
-	r, err := tr.LightningStore().StartRollout(context.Background(), store.StartRolloutRequest{
-		Input:  json.RawMessage(`1`),
-		Config: &model.RolloutConfig{TimeoutSeconds: model.Ptr(0.02), MaxAttempts: 1},
-	})
-	require.NoError(t, err)
-	require.Eventually(t, func() bool {
-		a, err := tr.LightningStore().GetLatestAttempt(context.Background(), r.RolloutID)
-		return err == nil && a != nil && a.Status == model.AttemptTimeout
-	}, 5*time.Second, 10*time.Millisecond)
-}
-
-func TestCORSFromServerConfig(t *testing.T) {
-	cfg := testConfig(BackendMemory, "")
-	cfg.CORS = configoptional.Some(confighttp.CORSConfig{AllowedOrigins: []string{"http://localhost:3000"}})
-	tr := start(t, cfg)
-	defer shutdown(t, tr)
-
-	_, header, _ := call(t, tr, http.MethodGet, "/v1/agl/health", "", "Origin", "http://localhost:3000")
-	assert.Equal(t, "http://localhost:3000", header.Get("Access-Control-Allow-Origin"))
-	assert.Equal(t, "true", header.Get("Access-Control-Allow-Credentials"))
-	_, header, _ = call(t, tr, http.MethodGet, "/v1/agl/health", "", "Origin", "http://elsewhere.example")
-	assert.Empty(t, header.Get("Access-Control-Allow-Origin"))
-}
-
-func TestStartFailures(t *testing.T) {
-	busy, err := net.Listen("tcp", "localhost:0")
-	require.NoError(t, err)
-	defer busy.Close()
-
-	notADir := filepath.Join(t.TempDir(), "file")
-	require.NoError(t, os.WriteFile(notADir, []byte("x"), 0o600))
-
+func TestStartNeedsTheStoreExtension(t *testing.T) {
+	fs := newFakeStore(t, "")
 	tests := []struct {
 		name    string
-		cfg     *Config
+		host    host
 		wantErr string
 	}{
 		{
-			name: "port in use",
-			cfg: func() *Config {
-				c := testConfig(BackendMemory, "")
-				c.NetAddr.Endpoint = busy.Addr().String()
-				return c
-			}(),
-			wantErr: "listen on " + busy.Addr().String(),
+			name:    "missing",
+			host:    host{},
+			wantErr: "store extension lightningstore not found; is it listed under service.extensions?",
 		},
 		{
-			name:    "store directory cannot be created",
-			cfg:     testConfig(BackendSQLite, filepath.Join(notADir, "sub", "lightning.db")),
-			wantErr: "create the store directory",
+			name:    "not a store",
+			host:    host{defaultStoreExtension: struct{ component.Component }{}},
+			wantErr: "extension lightningstore does not provide an Agent Lightning store and API server",
 		},
 		{
-			name:    "unknown backend",
-			cfg:     testConfig("mysql", ""),
-			wantErr: `unknown store backend "mysql"`,
+			name:    "no API server",
+			host:    host{defaultStoreExtension: onlyStore{st: fs.st}},
+			wantErr: "extension lightningstore does not provide an Agent Lightning store and API server",
 		},
 		{
-			name: "postgres unreachable",
-			cfg: func() *Config {
-				c := testConfig(BackendPostgres, "")
-				c.Store.DSN = configopaque.String("postgres://lightning:secret@" + busy.Addr().String() + "/lightning?sslmode=disable&connect_timeout=2")
-				return c
-			}(),
-			wantErr: "open the postgres store",
-		},
-		{
-			name: "postgres tls files missing",
-			cfg: func() *Config {
-				c := testConfig(BackendPostgres, "")
-				c.Store.DSN = "postgres://localhost/lightning"
-				c.Store.TLS = configoptional.Some(configtls.ClientConfig{Config: configtls.Config{CAFile: filepath.Join(notADir, "ca.pem")}})
-				return c
-			}(),
-			wantErr: "store.tls",
+			name:    "not started",
+			host:    host{defaultStoreExtension: &fakeStore{mux: http.NewServeMux()}},
+			wantErr: "extension lightningstore has no store",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			ext, err := NewFactory().Create(context.Background(), extensiontest.NewNopSettings(metadata.Type), tt.cfg)
+			ext, err := NewFactory().Create(context.Background(), extensiontest.NewNopSettings(metadata.Type), createDefaultConfig())
 			require.NoError(t, err)
-			err = ext.Start(context.Background(), componenttest.NewNopHost())
-			require.ErrorContains(t, err, tt.wantErr)
-			assert.NotContains(t, err.Error(), "secret", "errors never quote the DSN's password")
-			assert.Nil(t, ext.(*trainer).LightningStore())
+			require.ErrorContains(t, ext.Start(context.Background(), tt.host), tt.wantErr)
 			assert.NoError(t, ext.Shutdown(context.Background()), "shutdown after a failed start")
 		})
 	}
+}
+
+func TestDependsOnTheNamedStore(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.Store = component.MustNewIDWithName("lightningstore", "gateway")
+	tr := newTrainer(cfg, extensiontest.NewNopSettings(metadata.Type))
+	assert.Equal(t, []component.ID{cfg.Store}, tr.Dependencies())
+
+	fs := newFakeStore(t, "")
+	ext, err := NewFactory().Create(context.Background(), extensiontest.NewNopSettings(metadata.Type), cfg)
+	require.NoError(t, err)
+	require.ErrorContains(t, ext.Start(context.Background(), fs.host()), "store extension lightningstore/gateway not found")
+	require.NoError(t, ext.Start(context.Background(), host{cfg.Store: fs}))
+	defer func() { require.NoError(t, ext.Shutdown(context.Background())) }()
+	assert.Equal(t, algorithm.StateIdle, algorithmStatus(t, fs).State, "the report is served on the named store's server")
+}
+
+func TestReportDefaultsToTheStoreDataDir(t *testing.T) {
+	dir := t.TempDir()
+	cfg := createDefaultConfig().(*Config)
+	cfg.Algorithm.Name = algorithm.NameEvaluate
+	cfg.Algorithm.Dataset.Path = writeTasks(t, `{"id": "a"}`)
+	tr := start(t, cfg, newFakeStore(t, dir))
+	defer shutdown(t, tr)
+	assert.Equal(t, filepath.Join(dir, "algorithm-report.json"), tr.loop.reportPath())
+
+	noDir := start(t, cfg, newFakeStore(t, ""))
+	defer shutdown(t, noDir)
+	assert.Empty(t, noDir.loop.reportPath(), "no file when the store has no local directory")
 }
 
 func TestShutdownWithoutStart(t *testing.T) {
 	ext, err := NewFactory().Create(context.Background(), extensiontest.NewNopSettings(metadata.Type), createDefaultConfig())
 	require.NoError(t, err)
 	assert.NoError(t, ext.Shutdown(context.Background()))
-	assert.Nil(t, ext.(store.Provider).LightningStore())
+	_, isProvider := ext.(store.Provider)
+	assert.False(t, isProvider, "components name the store extension, not the trainer")
 }
+
+// newTestHost is the host of the generated lifecycle test.
+func newTestHost(t *testing.T) component.Host { return newFakeStore(t, "").host() }

@@ -2,20 +2,12 @@ package trainerextension
 
 import (
 	"context"
-	"time"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/extension"
 
 	"github.com/otelcol-lightning/otelcol-lightning/extension/trainerextension/internal/metadata"
-	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
-	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/pgstore"
 )
-
-// defaultEndpoint is Agent Lightning's store port, on loopback only: the
-// default deployment is a sidecar.
-const defaultEndpoint = "localhost:4747"
 
 // NewFactory returns the factory of the trainer extension.
 func NewFactory() extension.Factory {
@@ -23,25 +15,8 @@ func NewFactory() extension.Factory {
 }
 
 func createDefaultConfig() component.Config {
-	server := confighttp.NewDefaultServerConfig()
-	server.NetAddr.Endpoint = defaultEndpoint
 	return &Config{
-		ServerConfig: server,
-		Store: StoreConfig{
-			Backend:         BackendSQLite,
-			Path:            "./data/lightning.db",
-			MaxConns:        pgstore.DefaultMaxConns,
-			ConnMaxLifetime: time.Hour,
-		},
-		Watchdog: WatchdogConfig{
-			Interval: time.Second,
-			Debounce: time.Second,
-		},
-		Traces: TracesConfig{
-			Unlabeled:           otlpspan.UnlabeledDrop,
-			UnknownRollouts:     otlpspan.UnknownCreate,
-			MaxDecompressedSize: 64 << 20,
-		},
+		Store:     defaultStoreExtension,
 		Dispatch:  defaultDispatchConfig(),
 		Algorithm: defaultAlgorithmConfig(),
 	}

@@ -41,12 +41,12 @@ func TestComponentLifecycle(t *testing.T) {
 	t.Run("lifecycle", func(t *testing.T) {
 		firstExt, err := factory.Create(context.Background(), extensiontest.NewNopSettings(typ), cfg)
 		require.NoError(t, err)
-		require.NoError(t, firstExt.Start(context.Background(), newMdatagenNopHost()))
+		require.NoError(t, firstExt.Start(context.Background(), newTestHost(t)))
 		require.NoError(t, firstExt.Shutdown(context.Background()))
 
 		secondExt, err := factory.Create(context.Background(), extensiontest.NewNopSettings(typ), cfg)
 		require.NoError(t, err)
-		require.NoError(t, secondExt.Start(context.Background(), newMdatagenNopHost()))
+		require.NoError(t, secondExt.Start(context.Background(), newTestHost(t)))
 		require.NoError(t, secondExt.Shutdown(context.Background()))
 	})
 }

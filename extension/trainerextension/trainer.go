@@ -42,6 +42,7 @@ type loop struct {
 	cfg       *Config
 	logger    *zap.Logger
 	telemetry *metadata.TelemetryBuilder
+	dataDir   string
 	progress  *algorithm.Progress
 	algorithm algorithm.Algorithm
 	dataset   dataset.Dataset
@@ -58,12 +59,14 @@ type loop struct {
 
 // newLoop checks and prepares everything the loop needs without starting
 // anything.
-func newLoop(ctx context.Context, cfg *Config, host component.Host, set component.TelemetrySettings) (*loop, error) {
+// dataDir is the store's data directory ("" when it has none), where the
+// report goes unless report_path says otherwise.
+func newLoop(ctx context.Context, cfg *Config, host component.Host, set component.TelemetrySettings, dataDir string) (*loop, error) {
 	tb, err := metadata.NewTelemetryBuilder(set)
 	if err != nil {
 		return nil, fmt.Errorf("create the trainer's metrics: %w", err)
 	}
-	l := &loop{cfg: cfg, logger: set.Logger, telemetry: tb}
+	l := &loop{cfg: cfg, logger: set.Logger, telemetry: tb, dataDir: dataDir}
 	if err := l.prepare(ctx, host, set); err != nil {
 		tb.Shutdown()
 		return nil, err
@@ -153,13 +156,13 @@ func apoConfig(s APOSettings) algorithm.APOConfig {
 }
 
 // reportPath is where the run's report goes: the configured path, else
-// next to the SQLite database, else nowhere.
+// the store's data directory (next to the SQLite database), else nowhere.
 func (l *loop) reportPath() string {
 	if p := l.cfg.Algorithm.ReportPath; p != "" {
 		return p
 	}
-	if l.cfg.Store.Backend == BackendSQLite && l.cfg.Algorithm.Name != algorithm.NameNone {
-		return filepath.Join(filepath.Dir(l.cfg.Store.Path), "algorithm-report.json")
+	if l.dataDir != "" && l.cfg.Algorithm.Name != algorithm.NameNone {
+		return filepath.Join(l.dataDir, "algorithm-report.json")
 	}
 	return ""
 }
@@ -256,9 +259,9 @@ func (l *loop) stop(ctx context.Context) error {
 // close releases the metrics once the loop is stopped.
 func (l *loop) close() { l.telemetry.Shutdown() }
 
-// routes registers the report endpoint on the store API's mux.
-func (l *loop) routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+AlgorithmPath, func(w http.ResponseWriter, _ *http.Request) {
+// reportHandler serves the report, mounted on the store extension's server.
+func (l *loop) reportHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		// The status line is out; a failed write means the client left.

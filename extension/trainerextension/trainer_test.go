@@ -45,7 +45,7 @@ func TestLoadTrainerConfig(t *testing.T) {
 		want func(c *Config)
 	}{
 		{name: "command", want: func(c *Config) {
-			c.Store.Backend = BackendMemory
+			c.Store = component.MustNewIDWithName("lightningstore", "sidecar")
 			d := &c.Dispatch
 			d.Mode, d.Workers, d.WorkerIDPrefix = DispatchCommand, 2, "box"
 			d.PollInterval, d.ShutdownGrace, d.OTLPEndpoint = 250*time.Millisecond, 30*time.Second, "http://127.0.0.1:14318"
@@ -61,7 +61,6 @@ func TestLoadTrainerConfig(t *testing.T) {
 			a.Evaluate.Repeats, a.Evaluate.Split = 3, algorithm.SplitVal
 		}},
 		{name: "http", want: func(c *Config) {
-			c.Store.Backend = BackendMemory
 			c.Dispatch.Mode = DispatchHTTP
 			c.Dispatch.HTTP.Endpoint = "http://agent:8080/rollout"
 			c.Dispatch.HTTP.Timeout = 90 * time.Second
@@ -141,9 +140,9 @@ func writeTasks(t *testing.T, lines ...string) string {
 	return path
 }
 
-func algorithmStatus(t *testing.T, tr *trainer) algorithm.Status {
+func algorithmStatus(t *testing.T, fs *fakeStore) algorithm.Status {
 	t.Helper()
-	resp, err := client.Get("http://" + tr.addr.String() + AlgorithmPath)
+	resp, err := client.Get(fs.server.URL + AlgorithmPath)
 	require.NoError(t, err)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
@@ -152,11 +151,11 @@ func algorithmStatus(t *testing.T, tr *trainer) algorithm.Status {
 	return st
 }
 
-func waitForState(t *testing.T, tr *trainer, state string) algorithm.Status {
+func waitForState(t *testing.T, fs *fakeStore, state string) algorithm.Status {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		st := algorithmStatus(t, tr)
+		st := algorithmStatus(t, fs)
 		if st.State == state {
 			return st
 		}
@@ -172,7 +171,7 @@ func TestEvaluateWithCommandDispatch(t *testing.T) {
 		t.Skip("uses sh")
 	}
 	dir := t.TempDir()
-	cfg := testConfig(BackendMemory, "")
+	cfg := createDefaultConfig().(*Config)
 	cfg.Dispatch.Mode = DispatchCommand
 	cfg.Dispatch.Workers = 2
 	cfg.Dispatch.PollInterval = 20 * time.Millisecond
@@ -191,13 +190,14 @@ func TestEvaluateWithCommandDispatch(t *testing.T) {
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	ext, err := NewFactory().Create(context.Background(), metadatatest.NewSettings(tel), cfg)
 	require.NoError(t, err)
-	require.NoError(t, ext.Start(context.Background(), componenttest.NewNopHost()))
+	fs := newFakeStore(t, "")
+	require.NoError(t, ext.Start(context.Background(), fs.host()))
 	tr := ext.(*trainer)
 	defer shutdown(t, tr)
 
-	assert.Equal(t, algorithm.StateIdle, algorithmStatus(t, tr).State, "nothing runs before Ready")
+	assert.Equal(t, algorithm.StateIdle, algorithmStatus(t, fs).State, "nothing runs before Ready")
 	require.NoError(t, tr.Ready())
-	st := waitForState(t, tr, algorithm.StateSucceeded)
+	st := waitForState(t, fs, algorithm.StateSucceeded)
 	require.NotNil(t, st.Report)
 	assert.InDelta(t, 0.5, st.Report.Mean, 1e-9, "(1+1+0.5+0.5+0+0)/6")
 	assert.Equal(t, 6, st.Report.Finished)
@@ -219,12 +219,12 @@ func TestEvaluateWithCommandDispatch(t *testing.T) {
 			failed = task.RolloutIDs[0]
 		}
 	}
-	a, err := tr.LightningStore().GetLatestAttempt(ctx, failed)
+	a, err := fs.st.GetLatestAttempt(ctx, failed)
 	require.NoError(t, err)
 	assert.Equal(t, model.AttemptFailed, a.Status)
 	assert.Contains(t, string(a.Metadata), `"stderr":"broken\n"`)
 
-	workers, err := tr.LightningStore().QueryWorkers(ctx, store.WorkerQuery{Page: store.AllPage()})
+	workers, err := fs.st.QueryWorkers(ctx, store.WorkerQuery{Page: store.AllPage()})
 	require.NoError(t, err)
 	assert.Len(t, workers.Items, 2)
 
@@ -239,10 +239,11 @@ func TestEvaluateWithCommandDispatch(t *testing.T) {
 }
 
 func TestNoAlgorithmReportsIdle(t *testing.T) {
-	tr := start(t, testConfig(BackendMemory, ""))
+	fs := newFakeStore(t, "")
+	tr := start(t, createDefaultConfig().(*Config), fs)
 	defer shutdown(t, tr)
 	require.NoError(t, tr.Ready())
-	st := algorithmStatus(t, tr)
+	st := algorithmStatus(t, fs)
 	assert.Equal(t, algorithm.NameNone, st.Name)
 	assert.Equal(t, algorithm.StateIdle, st.State)
 	assert.Empty(t, st.History)
@@ -251,12 +252,12 @@ func TestNoAlgorithmReportsIdle(t *testing.T) {
 }
 
 func TestStartFailsOnAMissingDataset(t *testing.T) {
-	cfg := testConfig(BackendMemory, "")
+	cfg := createDefaultConfig().(*Config)
 	cfg.Algorithm.Name = algorithm.NameEvaluate
 	cfg.Algorithm.Dataset.Path = filepath.Join(t.TempDir(), "missing.jsonl")
 	ext, err := NewFactory().Create(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), cfg)
 	require.NoError(t, err)
-	err = ext.Start(context.Background(), componenttest.NewNopHost())
+	err = ext.Start(context.Background(), newFakeStore(t, "").host())
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "algorithm.dataset")
 	require.NoError(t, ext.Shutdown(context.Background()))

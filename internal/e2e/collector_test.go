@@ -31,7 +31,7 @@ const (
 type collector struct {
 	GRPCAddr   string // OTLP/gRPC
 	HTTPAddr   string // OTLP/HTTP
-	APIAddr    string // store REST API (trainer extension)
+	APIAddr    string // store REST API (lightningstore extension)
 	HealthAddr string // health_check extension
 	DataDir    string
 

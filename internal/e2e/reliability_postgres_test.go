@@ -29,7 +29,7 @@ func TestReliabilityPostgresUnreachable(t *testing.T) {
 	outage, total := outageLoad()
 	proxy := startTCPProxy(t, dsnHost(t, dsn))
 	overlay := filepath.Join(t.TempDir(), "postgres.yaml")
-	body := fmt.Sprintf("extensions:\n  trainer:\n    store:\n      backend: postgres\n      dsn: ${env:LIGHTNING_E2E_PG_DSN}\n      schema: %s\n", schema)
+	body := fmt.Sprintf("extensions:\n  lightningstore:\n    store:\n      backend: postgres\n      dsn: ${env:LIGHTNING_E2E_PG_DSN}\n      schema: %s\n", schema)
 	if err := os.WriteFile(overlay, []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}

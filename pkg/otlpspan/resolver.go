@@ -306,7 +306,7 @@ func Identity(span ptrace.Span, resAttrs pcommon.Map) (rolloutID, attemptID stri
 }
 
 // AttrAllocatedSequenceID carries a sequence id the store allocated when
-// the span arrived on the trainer extension's /v1/traces (as Agent
+// the span arrived on the lightningstore extension's /v1/traces (as Agent
 // Lightning's server does, before acknowledging the export). It is an
 // internal hand-off to the store exporter and is not stored.
 const AttrAllocatedSequenceID = "otelcol_lightning.allocated_sequence_id"

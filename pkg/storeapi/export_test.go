@@ -29,7 +29,8 @@ import (
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/tripletspan"
 )
 
-// storeHost provides the store to the exporter as the trainer extension does.
+// storeHost provides the store and the default identity policy to the
+// exporter as the lightningstore extension does.
 type storeHost struct{ st store.Store }
 
 type storeExt struct {
@@ -40,8 +41,12 @@ type storeExt struct {
 
 func (e storeExt) LightningStore() store.Store { return e.st }
 
+func (e storeExt) IdentityPolicy() otlpspan.Config {
+	return otlpspan.Config{Unlabeled: otlpspan.UnlabeledAuto, AutoKey: otlpspan.AutoKeyTraceID}
+}
+
 func (h storeHost) GetExtensions() map[component.ID]component.Component {
-	return map[component.ID]component.Component{component.MustNewID("trainer"): storeExt{st: h.st}}
+	return map[component.ID]component.Component{component.MustNewID("lightningstore"): storeExt{st: h.st}}
 }
 
 // ingest sends td through the distribution's pipeline: the traces go to

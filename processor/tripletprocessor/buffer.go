@@ -20,16 +20,17 @@ const (
 
 type attemptKey struct{ rollout, attempt string }
 
-// attemptState is the copy of one attempt's spans and where it stands.
+// attemptState is where one attempt stands, with the ids of its spans and,
+// while they fit, copies of them.
 type attemptState struct {
 	key   attemptKey
-	spans []model.Span
-	index map[string]int // span id → position, so a resent span replaces its copy
-	bytes int            // estimated heap bytes of spans (and, with a store, of the state)
+	index map[string]struct{} // ids of the spans noted since the last build
+	bytes int                 // estimated memory: state, ids and copies
 
-	// With a store, spans holds copies only as a cache of what the store
-	// has; uncached is set once a copy did not fit the byte limit, and
-	// copyBytes is what the copies weigh.
+	// spans caches copies of the committed spans, so that building rarely
+	// has to read them back; uncached is set once a copy did not fit
+	// max_buffered_mib, and copyBytes is what the copies weigh.
+	spans     []model.Span
 	uncached  bool
 	copyBytes int
 
@@ -39,73 +40,68 @@ type attemptState struct {
 	truncated   bool
 	checked     bool // the store was asked whether the attempt already ended
 
-	revision    int // revisions emitted so far
+	revision    int // builds so far
 	dirty       bool
 	completedAt time.Time
 }
 
 func (a *attemptState) completed() bool { return a.revision > 0 }
 
-// job is an attempt whose triplets must be built, with a snapshot of its spans.
+// job is an attempt whose triplets must be built.
 type job struct {
-	key      attemptKey
-	spans    []model.Span
-	revision int
-	trigger  string
-	late     bool
-	// cached: with a store, spans are copies of every span this process saw
-	// stored for the attempt; they are used when the store holds no other.
+	key     attemptKey
+	trigger string
+	late    bool
+	// spans are copies of every span this process saw stored for the
+	// attempt when cached is set; they are used when the store holds no
+	// other (attemptSpans).
+	spans  []model.Span
 	cached bool
 }
 
-// buffer keeps the attempts' spans and decides when each is complete. It is
-// safe for concurrent use; building happens outside its lock on snapshots.
+// buffer follows the attempts whose spans the store committed and decides
+// when each is complete. It is safe for concurrent use; building happens
+// outside its lock.
 //
-// With a store (fromStore), the state of each open attempt and its span ids
-// (for late GenAI log events) are what it must keep, about stateBytes and
-// spanRefBytes; copies of the spans are only a cache, kept while they fit
-// max_buffered_mib, that spares reading the attempt back from the store
-// when it is built. A full cache stops caching; it never completes an
-// attempt early.
+// What it must keep is each open attempt's state and its span ids (for late
+// GenAI log events), about stateBytes and spanRefBytes: the spans themselves
+// are in the store. Copies of them are a cache, kept while they fit
+// max_buffered_mib: a full cache stops caching and the attempt is read back
+// when built; it never completes an attempt early. Only max_buffered_spans
+// span ids do, oldest attempts first.
 type buffer struct {
-	cfg       Config
-	now       func() time.Time
-	fromStore bool
+	cfg Config
+	now func() time.Time
 
 	mu       sync.Mutex
 	attempts map[attemptKey]*attemptState
 	spans    map[string]attemptKey // span id → its attempt, for late log events
-	total    int                   // spans kept
-	bytes    int                   // their estimated heap bytes
+	total    int                   // span ids kept
+	bytes    int                   // estimated memory of everything kept
+	pending  []job                 // attempts completed early, built on the next tick
 }
 
-// Estimated memory of the state of one attempt and of one span's entry
-// when the spans themselves stay in the store.
+// Estimated memory of the state of one attempt and of one span's entry.
 const (
 	stateBytes   = 256
 	spanRefBytes = 96
 )
 
-func newBuffer(cfg Config, now func() time.Time, fromStore bool) *buffer {
-	return &buffer{cfg: cfg, now: now, fromStore: fromStore, attempts: map[attemptKey]*attemptState{}, spans: map[string]attemptKey{}}
+func newBuffer(cfg Config, now func() time.Time) *buffer {
+	return &buffer{cfg: cfg, now: now, attempts: map[attemptKey]*attemptState{}, spans: map[string]attemptKey{}}
 }
 
 // addResult says what add did with the spans it was given.
 type addResult struct {
-	added       int // spans now buffered that were not before
-	overAttempt int // not kept: the attempt holds max_spans_per_attempt
-	overBuffer  int // not kept: this attempt alone fills the buffer (memory pressure)
-
-	// Attempts completed early to make room: their triplets must be built.
-	jobs           []job
-	freed, evicted int
+	added       int // span ids now kept
+	overAttempt int // not followed: the attempt has max_spans_per_attempt
+	overBuffer  int // not followed: max_buffered_spans is reached even after making room
+	freed       int // span ids forgotten to make room
+	evicted     int // attempts completed early to make room
 }
 
-// add keeps copies of spans (or, with a store, notes them). A span that
-// would take the buffer over either limit first makes room: the oldest
-// other attempts are completed early (returned as jobs). Only a span that
-// does not fit even then (one attempt as large as the buffer) is not kept,
-// and counted; its attempt is built from what it has.
+// add notes spans the store committed. The store publishes each span once
+// (it does not store duplicates), so there is nothing to replace.
 func (b *buffer) add(key attemptKey, spans []model.Span) addResult {
 	sizes := make([]int, len(spans))
 	for i := range spans {
@@ -117,7 +113,7 @@ func (b *buffer) add(key attemptKey, spans []model.Span) addResult {
 	now := b.now()
 	a := b.attempts[key]
 	if a == nil {
-		a = &attemptState{key: key, index: map[string]int{}, first: now}
+		a = &attemptState{key: key, index: map[string]struct{}{}, first: now}
 		b.attempts[key] = a
 		b.bytes += stateBytes
 		a.bytes += stateBytes
@@ -126,41 +122,7 @@ func (b *buffer) add(key attemptKey, spans []model.Span) addResult {
 		if s.ParentID == nil || *s.ParentID == "" {
 			a.rootEnded = true
 		}
-		if b.fromStore {
-			// The store publishes each span once (duplicates are not
-			// stored), so there is nothing to replace.
-			b.note(a, s, sizes[j], now, &res)
-			continue
-		}
-		if i, ok := a.index[s.SpanID]; ok {
-			delta := sizes[j] - a.spans[i].HeapBytes()
-			a.bytes += delta
-			b.bytes += delta
-			a.spans[i] = s
-			continue
-		}
-		switch {
-		case len(a.index) >= b.cfg.Limits.MaxSpansPerAttempt:
-			a.truncated = true
-			res.overAttempt++
-			continue
-		case !b.fits(sizes[j]):
-			// Make room now, before the limit is crossed: other attempts
-			// are completed early (the caller builds res.jobs).
-			b.makeRoom(now, a.key, func() bool { return !b.fits(sizes[j]) }, &res)
-			if !b.fits(sizes[j]) {
-				a.truncated = true
-				res.overBuffer++
-				continue
-			}
-		}
-		a.index[s.SpanID] = len(a.index)
-		a.spans = append(a.spans, s)
-		a.bytes += sizes[j]
-		b.bytes += sizes[j]
-		b.spans[s.SpanID] = key
-		b.total++
-		res.added++
+		b.note(a, s, sizes[j], now, &res)
 	}
 	a.last = now
 	if a.completed() {
@@ -169,25 +131,27 @@ func (b *buffer) add(key attemptKey, spans []model.Span) addResult {
 	return res
 }
 
-// note records a stored span in a store-backed buffer: its id always
-// (bounded by max_buffered_spans, making room as add does), its copy while
-// the copies fit max_buffered_mib.
+// note records one stored span: its id always (bounded by
+// max_buffered_spans, completing the oldest other attempts early to make
+// room), its copy while the copies fit max_buffered_mib.
 func (b *buffer) note(a *attemptState, s model.Span, size int, now time.Time, res *addResult) {
 	if len(a.index) >= b.cfg.Limits.MaxSpansPerAttempt {
 		a.truncated = true
 		res.overAttempt++
 		return
 	}
-	spansFull := func() bool { return b.total+1 > b.cfg.Limits.MaxBufferedSpans }
-	if spansFull() {
-		b.makeRoom(now, a.key, spansFull, res)
-		if spansFull() {
-			// The attempt is still built from the store, with every span.
+	full := func() bool { return b.total+1 > b.cfg.Limits.MaxBufferedSpans }
+	if full() {
+		freed, evicted := b.evict(now, a.key, full)
+		res.freed += freed
+		res.evicted += evicted
+		if full() {
+			// The attempt is still built from everything the store holds.
 			res.overBuffer++
 			return
 		}
 	}
-	a.index[s.SpanID] = len(a.index)
+	a.index[s.SpanID] = struct{}{}
 	a.bytes += spanRefBytes
 	b.bytes += spanRefBytes
 	b.spans[s.SpanID] = a.key
@@ -207,7 +171,7 @@ func (b *buffer) note(a *attemptState, s model.Span, size int, now time.Time, re
 	b.bytes += size
 }
 
-// dropCopies forgets a store-backed attempt's span copies.
+// dropCopies forgets an attempt's span copies.
 func (b *buffer) dropCopies(a *attemptState) {
 	a.bytes -= a.copyBytes
 	b.bytes -= a.copyBytes
@@ -215,16 +179,7 @@ func (b *buffer) dropCopies(a *attemptState) {
 	a.spans = nil
 }
 
-// makeRoom completes other attempts early while want says so; add's
-// caller builds the jobs.
-func (b *buffer) makeRoom(now time.Time, keep attemptKey, want func() bool, res *addResult) {
-	jobs, freed, evicted := b.evict(now, keep, want)
-	res.jobs = append(res.jobs, jobs...)
-	res.freed += freed
-	res.evicted += evicted
-}
-
-// heapBytes is the estimated memory the kept spans hold.
+// heapBytes is the estimated memory the buffer holds.
 func (b *buffer) heapBytes() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -232,7 +187,7 @@ func (b *buffer) heapBytes() int {
 }
 
 // retry marks a completed attempt for another build, after its triplets
-// could not be sent downstream.
+// could not be read or written.
 func (b *buffer) retry(key attemptKey) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -270,17 +225,18 @@ func (b *buffer) markSpansDirty(spanIDs []string) {
 	}
 }
 
-// due returns the attempts to build now, forgets retained attempts whose
-// retention passed, and relieves memory pressure. freed is the number of
-// spans no longer buffered. With a store, checks lists the open attempts,
-// quiet for a settle period with no root span seen, whose status in the
-// store must be read once: spans arriving after the attempt ended (after a
-// restart or once its state was forgotten) rebuild it without waiting for
-// the idle timeout.
+// due returns the attempts to build now (with those completed early since
+// the last call), forgets completed attempts whose retention passed, and
+// brings the buffer under its high-water mark. freed is the number of span
+// ids no longer kept. checks lists the open attempts, quiet for a settle
+// period with no root span seen, whose status in the store must be read
+// once: spans arriving after their attempt ended (after a restart, or once
+// its state was forgotten) rebuild it without waiting for the idle timeout.
 func (b *buffer) due(all bool) (jobs []job, freed int, evicted int, checks []attemptKey) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	now := b.now()
+	jobs, b.pending = b.pending, nil
 	for key, a := range b.attempts {
 		if a.completed() && !a.dirty {
 			if now.Sub(a.completedAt) >= b.cfg.Completion.Retention {
@@ -289,7 +245,7 @@ func (b *buffer) due(all bool) (jobs []job, freed int, evicted int, checks []att
 			continue
 		}
 		trigger := b.trigger(a, now)
-		if b.fromStore && trigger == "" && !a.completed() && !a.checked && !a.rootEnded && now.Sub(a.last) >= b.cfg.Completion.Settle {
+		if trigger == "" && !a.completed() && !a.checked && !a.rootEnded && now.Sub(a.last) >= b.cfg.Completion.Settle {
 			a.checked = true
 			checks = append(checks, key)
 		}
@@ -298,11 +254,12 @@ func (b *buffer) due(all bool) (jobs []job, freed int, evicted int, checks []att
 		}
 		if trigger != "" {
 			jobs = append(jobs, b.take(a, trigger, now))
-			freed += b.compact(a)
+			b.compact(a)
 		}
 	}
-	more, f, e := b.relieve(now)
-	jobs = append(jobs, more...)
+	f, e := b.evict(now, attemptKey{}, b.overLimit)
+	jobs = append(jobs, b.pending...)
+	b.pending = nil
 	sort.Slice(jobs, func(i, j int) bool {
 		return jobs[i].key.rollout+jobs[i].key.attempt < jobs[j].key.rollout+jobs[j].key.attempt
 	})
@@ -327,72 +284,53 @@ func (b *buffer) trigger(a *attemptState, now time.Time) string {
 }
 
 func (b *buffer) take(a *attemptState, trigger string, now time.Time) job {
-	late := a.completed()
+	j := job{key: a.key, trigger: trigger, late: a.completed(), spans: a.spans}
+	// After a build the copies are gone but the ids stay: the next build of
+	// the attempt reads the store.
+	j.cached = !a.uncached && !a.completed() && len(a.spans) == len(a.index)
 	a.revision++
 	a.dirty = false
 	a.completedAt = now
-	j := job{key: a.key, spans: append([]model.Span(nil), a.spans...), revision: a.revision, trigger: trigger, late: late}
-	j.cached = b.fromStore && !a.uncached && len(a.spans) == len(a.index)
 	return j
 }
 
-// compact drops what a store-backed buffer no longer needs once an attempt
-// is built: its span ids and copies. What remains until retention ends is
-// its state, so that a late span rebuilds it at once (from the store, which
-// then holds more spans than the late ones cached). It returns the spans
-// freed.
-func (b *buffer) compact(a *attemptState) int {
-	if !b.fromStore {
-		return 0
-	}
+// compact drops what the buffer no longer needs once an attempt is built:
+// its span copies. Its state and span ids stay until retention ends, so that
+// a late span, or a GenAI log event for one of its calls, rebuilds it at
+// once (from the store, which then holds more spans than the late ones
+// cached).
+func (b *buffer) compact(a *attemptState) {
 	b.dropCopies(a)
 	a.uncached = false
-	n := len(a.index)
-	for id := range a.index {
-		delete(b.spans, id)
-	}
-	a.index = map[string]int{}
-	b.total -= n
-	b.bytes -= n * spanRefBytes
-	a.bytes -= n * spanRefBytes
-	return n
 }
 
+// forget drops an attempt; it returns the span ids freed.
 func (b *buffer) forget(key attemptKey) int {
 	a := b.attempts[key]
 	for id := range a.index {
 		delete(b.spans, id)
 	}
 	n := len(a.index)
+	b.total -= n
 	b.bytes -= a.bytes
 	delete(b.attempts, key)
-	b.total -= n
 	return n
 }
 
-// overLimit reports whether the buffer holds more than its high-water
-// mark, 90% of either limit: the tick makes room before add has to.
+// overLimit reports whether the buffer holds more span ids than its
+// high-water mark, 90% of max_buffered_spans: the tick makes room before
+// add has to.
 func (b *buffer) overLimit() bool {
-	return b.total*10 > b.cfg.Limits.MaxBufferedSpans*9 || b.bytes*10 > (b.cfg.Limits.MaxBufferedMiB<<20)*9
+	return b.total*10 > b.cfg.Limits.MaxBufferedSpans*9
 }
 
-// fits reports whether one more span of size bytes stays within the limits.
-func (b *buffer) fits(size int) bool {
-	return b.total+1 <= b.cfg.Limits.MaxBufferedSpans && b.bytes+size <= b.cfg.Limits.MaxBufferedMiB<<20
-}
-
-// relieve brings the buffer under its high-water mark.
-func (b *buffer) relieve(now time.Time) (jobs []job, freed, evicted int) {
-	return b.evict(now, attemptKey{}, b.overLimit)
-}
-
-// evict forgets attempts while more room is wanted: first completed ones
-// (oldest completion first), then open ones (oldest first), which are
-// completed early with what they have. keep is never evicted (the attempt
+// evict forgets attempts while want says so: first completed ones (oldest
+// completion first), then open ones (oldest first), which are completed
+// early and built on the next tick. keep is never evicted (the attempt
 // being added to).
-func (b *buffer) evict(now time.Time, keep attemptKey, want func() bool) (jobs []job, freed, evicted int) {
+func (b *buffer) evict(now time.Time, keep attemptKey, want func() bool) (freed, evicted int) {
 	if !want() {
-		return nil, 0, 0
+		return 0, 0
 	}
 	states := make([]*attemptState, 0, len(b.attempts))
 	for k, a := range b.attempts {
@@ -415,10 +353,10 @@ func (b *buffer) evict(now time.Time, keep attemptKey, want func() bool) (jobs [
 			break
 		}
 		if !(a.completed() && !a.dirty) {
-			jobs = append(jobs, b.take(a, triggerMemoryPressure, now))
+			b.pending = append(b.pending, b.take(a, triggerMemoryPressure, now))
 		}
 		freed += b.forget(a.key)
 		evicted++
 	}
-	return jobs, freed, evicted
+	return freed, evicted
 }

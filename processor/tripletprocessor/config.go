@@ -9,28 +9,20 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 
-	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/tracetree"
 )
 
 // Config of the triplet processor.
 type Config struct {
-	// Store is the id of the extension that owns the store. With it, the
-	// processor follows the spans the store commits (from every door, the
-	// REST API included) instead of converting the pipeline's spans, keeps
-	// no span copies (a few hundred bytes per open attempt), completes an
-	// attempt at once when the store reports it ended, builds it from the
-	// spans read back from the store, and writes its triplets to the store
-	// at the store's next revision. Without it, the processor keeps copies of
-	// the spans it sees and emits triplets as agentlightning.triplet spans
-	// for whatever exporter follows (a sidecar sending to a gateway).
-	Store *component.ID `mapstructure:"store"`
-
-	// Unlabeled and AutoRolloutKey group spans into attempts exactly as the
-	// store exporter does; keep them equal to the exporter's settings.
-	// Defaults: auto, trace_id.
-	Unlabeled      otlpspan.UnlabeledPolicy `mapstructure:"unlabeled"`
-	AutoRolloutKey string                   `mapstructure:"auto_rollout_key"`
+	// Store is the id of the lightningstore extension. The processor follows
+	// the spans its store commits (from every door: the pipeline, /v1/traces,
+	// the REST API), so spans are grouped into attempts exactly as they are
+	// stored; its attempt events complete attempts at once (a runner marking
+	// its attempt succeeded or failed, the watchdog timing it out), the
+	// timers below cover the rest. Each attempt is built from every span the
+	// store holds for it, and the triplets are written to the store at its
+	// next revision. Default: lightningstore.
+	Store component.ID `mapstructure:"store"`
 
 	// Completion decides when an attempt is complete.
 	Completion CompletionConfig `mapstructure:"completion"`
@@ -82,9 +74,11 @@ type CompletionConfig struct {
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 	// MaxDuration: this long since the attempt's first span. Default: 10m.
 	MaxDuration time.Duration `mapstructure:"max_duration"`
-	// Retention keeps a completed attempt this long so that a late span
-	// rebuilds its triplets at once, with a higher revision. Without a store
-	// the attempt's spans are kept; with one, only its state. Default: 5m.
+	// Retention keeps a completed attempt's state and span ids (not its
+	// spans) this long, so that a late span or GenAI log event rebuilds its
+	// triplets at once; after it, a late span still rebuilds the attempt
+	// once it has been quiet for settle (if the store says the attempt
+	// ended) or idle_timeout. Default: 1m.
 	Retention time.Duration `mapstructure:"retention"`
 	// CheckInterval is how often the rules are checked. Default: 200ms.
 	CheckInterval time.Duration `mapstructure:"check_interval"`
@@ -94,15 +88,18 @@ type CompletionConfig struct {
 
 // LimitsConfig bounds memory.
 type LimitsConfig struct {
-	// MaxSpansPerAttempt: further spans of the attempt pass through but are
-	// not kept (counted). Default: 10000.
+	// MaxSpansPerAttempt: an attempt is built from its first this many
+	// spans (by sequence id); further ones are stored but not followed
+	// (counted). Default: 10000.
 	MaxSpansPerAttempt int `mapstructure:"max_spans_per_attempt"`
-	// MaxBufferedSpans: above this total, retained attempts are forgotten and
-	// then the oldest open attempts are completed early. Default: 200000.
+	// MaxBufferedSpans bounds the span ids followed in all (about 100 bytes
+	// each): above it, completed attempts are forgotten and then the oldest
+	// open attempts are completed early. Default: 200000.
 	MaxBufferedSpans int `mapstructure:"max_buffered_spans"`
-	// MaxBufferedMiB bounds the estimated memory of the kept spans in the
-	// same way; LLM spans with long prompts and token ids weigh tens of KiB,
-	// so this is usually the limit that applies. Default: 256.
+	// MaxBufferedMiB bounds the estimated memory of the span copies kept as
+	// a cache of the store until their attempt is built; a span that does
+	// not fit is not cached and its attempt is read back from the store. It
+	// also bounds the GenAI log events waiting for their spans. Default: 64.
 	MaxBufferedMiB int `mapstructure:"max_buffered_mib"`
 
 	_ struct{}
@@ -111,7 +108,9 @@ type LimitsConfig struct {
 // Validate rejects configurations that cannot work.
 func (c *Config) Validate() error {
 	var errs []error
-	errs = append(errs, otlpspan.Config{Unlabeled: c.Unlabeled, AutoKey: c.AutoRolloutKey}.Validate())
+	if c.Store.Type().String() == "" {
+		errs = append(errs, errors.New("store: must name the lightningstore extension"))
+	}
 	for field, expr := range map[string]string{"llm_call_name": c.LLMCallName, "agent_match": c.AgentMatch} {
 		if _, err := regexp.Compile(expr); err != nil {
 			errs = append(errs, fmt.Errorf("%s: invalid regular expression: %w", field, err))

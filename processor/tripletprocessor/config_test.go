@@ -28,8 +28,7 @@ func TestLoadConfig(t *testing.T) {
 	require.NoError(t, confmap.Validate(loadConfig(t, "triplet")))
 
 	want := createDefaultConfig().(*Config)
-	id := component.MustNewID("trainer")
-	want.Store = &id
+	want.Store = component.MustNewIDWithName("lightningstore", "sidecar")
 	want.RewardMatch = "discounted"
 	want.Discount = 0.9
 	want.AgentMatch = "^solver$"

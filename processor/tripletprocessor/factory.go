@@ -8,7 +8,6 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/processor"
 
-	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/tracetree"
 	"github.com/otelcol-lightning/otelcol-lightning/processor/tripletprocessor/internal/metadata"
 )
@@ -22,16 +21,15 @@ func NewFactory() processor.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		Unlabeled:      otlpspan.UnlabeledAuto,
-		AutoRolloutKey: otlpspan.AutoKeyTraceID,
+		Store: component.MustNewID("lightningstore"),
 		Completion: CompletionConfig{
 			Settle:        2 * time.Second,
 			IdleTimeout:   30 * time.Second,
 			MaxDuration:   10 * time.Minute,
-			Retention:     5 * time.Minute,
+			Retention:     time.Minute,
 			CheckInterval: 200 * time.Millisecond,
 		},
-		Limits:                LimitsConfig{MaxSpansPerAttempt: 10000, MaxBufferedSpans: 200000, MaxBufferedMiB: 256},
+		Limits:                LimitsConfig{MaxSpansPerAttempt: 10000, MaxBufferedSpans: 200000, MaxBufferedMiB: 64},
 		RewardMatch:           tracetree.FirstOccurrence,
 		Discount:              0.99,
 		RepairHierarchy:       true,

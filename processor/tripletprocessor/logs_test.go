@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/genai"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/processor/tripletprocessor/internal/metadatatest"
 )
 
@@ -73,7 +74,7 @@ func newLogsHarness(t *testing.T, h *harness, cfg *Config) *consumertest.LogsSin
 	sink := new(consumertest.LogsSink)
 	lp, err := NewFactory().CreateLogs(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), cfg, sink)
 	require.NoError(t, err)
-	require.NoError(t, lp.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, lp.Start(context.Background(), newTestHost(t)))
 	t.Cleanup(func() { _ = lp.Shutdown(context.Background()) })
 	h.logs = lp
 	return sink
@@ -87,7 +88,7 @@ func TestLogEventsJoinTheirCall(t *testing.T) {
 
 	require.NoError(t, h.logs.ConsumeLogs(context.Background(), legacyEvents()))
 	assert.Equal(t, 2, logsSink.LogRecordCount(), "logs pass through")
-	require.NoError(t, h.proc.ConsumeTraces(context.Background(), legacyCall(run)))
+	h.export(t, legacyCall(run))
 	got := h.waitTriplets(t, 1)
 	first, _ := promptOf(t, got[0].Triplet.Prompt)
 	assert.Equal(t, "what is 2+2?", first)
@@ -106,15 +107,14 @@ func TestLateLogEventsRebuildTheAttempt(t *testing.T) {
 	newLogsHarness(t, h, cfg)
 	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
 
-	require.NoError(t, h.proc.ConsumeTraces(context.Background(), legacyCall(run)))
+	h.export(t, legacyCall(run))
 	got := h.waitTriplets(t, 1)
 	first, _ := promptOf(t, got[0].Triplet.Prompt)
 	assert.Empty(t, first, "no content before the logs arrive")
 
 	require.NoError(t, h.logs.ConsumeLogs(context.Background(), legacyEvents()))
-	got = h.waitTriplets(t, 2)
-	assert.Equal(t, 2, got[1].Revision)
-	first, _ = promptOf(t, got[1].Triplet.Prompt)
+	got = h.waitStored(t, "ro-1", "at-1", func(ts []model.TripletRecord) bool { return len(ts) == 1 && ts[0].Revision == 2 })
+	first, _ = promptOf(t, got[0].Triplet.Prompt)
 	assert.Equal(t, "what is 2+2?", first)
 }
 

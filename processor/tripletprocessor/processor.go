@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
-	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 	"github.com/otelcol-lightning/otelcol-lightning/processor/tripletprocessor/internal/metadata"
 )
@@ -25,17 +24,15 @@ type tripletProcessor struct {
 	cfg       *Config
 	logger    *zap.Logger
 	next      consumer.Traces
-	resolver  *otlpspan.Resolver
 	builder   *builder
 	buf       *buffer
 	telemetry *metadata.TelemetryBuilder
 
-	// st is the store named by cfg.Store. With it the processor works from
-	// what the store committed: it follows stored spans through the store's
-	// span events (never converting pdata itself), builds an attempt from the
-	// spans read back from the store, and writes the triplets to the store
-	// directly. Without it, it keeps copies of the spans it sees and emits
-	// triplets as agentlightning.triplet spans for any exporter.
+	// st is the store of the extension cfg.Store names. The processor works
+	// from what the store committed: it follows the stored spans through the
+	// extension's span events (it never converts the pipeline's spans
+	// itself), builds an attempt from every span the store holds, and writes
+	// the triplets to the store.
 	st store.Store
 
 	id          component.ID
@@ -48,10 +45,6 @@ type tripletProcessor struct {
 }
 
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*tripletProcessor, error) {
-	resolver, err := otlpspan.NewResolver(otlpspan.Config{Unlabeled: cfg.Unlabeled, AutoKey: cfg.AutoRolloutKey})
-	if err != nil {
-		return nil, err
-	}
 	events := acquireEvents(set.ID, cfg.Limits)
 	b, err := newBuilder(cfg, events)
 	if err != nil {
@@ -63,8 +56,8 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*t
 		return nil, err
 	}
 	p := &tripletProcessor{
-		cfg: cfg, logger: set.Logger, next: next, resolver: resolver, builder: b,
-		buf: newBuffer(*cfg, time.Now, cfg.Store != nil), telemetry: tb, id: set.ID, events: events,
+		cfg: cfg, logger: set.Logger, next: next, builder: b,
+		buf: newBuffer(*cfg, time.Now), telemetry: tb, id: set.ID, events: events,
 	}
 	events.setListener(p.buf.markSpansDirty)
 	return p, nil
@@ -75,24 +68,18 @@ func (p *tripletProcessor) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: false}
 }
 
-// Start subscribes to the store's attempt events when configured and starts
-// the completion ticker.
+// Start finds the store extension, follows its attempt and span events and
+// starts the completion ticker.
 func (p *tripletProcessor) Start(_ context.Context, host component.Host) error {
-	if p.cfg.Store != nil {
-		st, notifier, err := findStore(host, *p.cfg.Store)
-		if err != nil {
-			return err
-		}
-		spans, ok := notifier.(store.SpanNotifier)
-		if !ok {
-			return fmt.Errorf("the store of extension %s does not report stored spans", *p.cfg.Store)
-		}
-		p.st = st
-		unsubscribe := []func(){notifier.SubscribeAttempts(p.onAttemptEvent), spans.SubscribeSpans(p.onStoredSpans)}
-		p.unsubscribe = func() {
-			for _, u := range unsubscribe {
-				u()
-			}
+	st, attempts, spans, err := findStore(host, p.cfg.Store)
+	if err != nil {
+		return err
+	}
+	p.st = st
+	unsubscribe := []func(){attempts.SubscribeAttempts(p.onAttemptEvent), spans.SubscribeSpans(p.onStoredSpans)}
+	p.unsubscribe = func() {
+		for _, u := range unsubscribe {
+			u()
 		}
 	}
 	p.stop = make(chan struct{})
@@ -101,85 +88,42 @@ func (p *tripletProcessor) Start(_ context.Context, host component.Host) error {
 	return nil
 }
 
-func findStore(host component.Host, id component.ID) (store.Store, store.AttemptNotifier, error) {
+// findStore returns the store of extension id and its attempt and span
+// events, which the extension reports itself or through its store.
+func findStore(host component.Host, id component.ID) (store.Store, store.AttemptNotifier, store.SpanNotifier, error) {
 	ext, ok := host.GetExtensions()[id]
 	if !ok {
-		return nil, nil, fmt.Errorf("extension %s not found; is it listed under service.extensions?", id)
+		return nil, nil, nil, fmt.Errorf("extension %s not found; is it listed under service.extensions?", id)
 	}
 	provider, ok := ext.(store.Provider)
 	if !ok || provider.LightningStore() == nil {
-		return nil, nil, fmt.Errorf("extension %s does not provide a Lightning store", id)
+		return nil, nil, nil, fmt.Errorf("extension %s does not provide a Lightning store; store must name a lightningstore extension", id)
 	}
 	st := provider.LightningStore()
-	notifier, ok := st.(store.AttemptNotifier)
+	attempts, ok := ext.(store.AttemptNotifier)
 	if !ok {
-		return nil, nil, fmt.Errorf("the store of extension %s does not report attempt events", id)
+		if attempts, ok = st.(store.AttemptNotifier); !ok {
+			return nil, nil, nil, fmt.Errorf("the store of extension %s does not report attempt events", id)
+		}
 	}
-	return st, notifier, nil
+	spans, ok := ext.(store.SpanNotifier)
+	if !ok {
+		if spans, ok = st.(store.SpanNotifier); !ok {
+			return nil, nil, nil, fmt.Errorf("the store of extension %s does not report stored spans", id)
+		}
+	}
+	return st, attempts, spans, nil
 }
 
 // onStoredSpans follows every span the store committed, whatever door it
 // came through (the OTLP pipeline, /v1/traces, the reward span an Agent
-// Lightning runner adds over REST). It runs on the store's writer, so it
-// only notes which attempts moved; the spans are read back when built.
+// Lightning runner adds over REST). It runs before the writer's caller
+// answers, so it only takes note; building happens on the ticker.
 func (p *tripletProcessor) onStoredSpans(spans []model.Span) {
-	p.keep(context.Background(), spans)
-}
-
-func (p *tripletProcessor) onAttemptEvent(e store.AttemptEvent) {
-	if e.Status.Ended() {
-		p.buf.markStoreEnded(attemptKey{e.RolloutID, e.AttemptID})
-	}
-}
-
-// Shutdown builds the triplets of every attempt still open, so that nothing
-// the pipeline accepted is lost, then stops.
-func (p *tripletProcessor) Shutdown(ctx context.Context) error {
-	if p.unsubscribe != nil {
-		p.unsubscribe()
-		p.unsubscribe = nil
-	}
-	if p.stop != nil {
-		close(p.stop)
-		p.wg.Wait()
-		p.stop = nil
-		p.flush(ctx, true)
-	}
-	p.telemetry.Shutdown()
-	if p.events != nil {
-		p.events.setListener(nil)
-		releaseEvents(p.id)
-		p.events = nil
-	}
-	return nil
-}
-
-// ConsumeTraces passes spans on at once. Without a store it keeps a copy
-// per attempt; with one, the store reports the spans once committed.
-func (p *tripletProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
-	if p.cfg.Store != nil {
-		return p.next.ConsumeTraces(ctx, td)
-	}
-	items, _ := p.resolver.Convert(td)
-	if err := p.next.ConsumeTraces(ctx, td); err != nil {
-		return err
-	}
-	spans := make([]model.Span, len(items))
-	for i := range items {
-		spans[i] = items[i].Span
-	}
-	p.keep(ctx, spans)
-	return nil
-}
-
-// keep buffers copies of spans by attempt.
-func (p *tripletProcessor) keep(ctx context.Context, spans []model.Span) {
+	ctx := context.Background()
 	groups := map[attemptKey][]model.Span{}
 	var order []attemptKey
 	for _, s := range spans {
-		if s.Name == tripletSpanName {
-			continue
-		}
 		k := attemptKey{s.RolloutID, s.AttemptID}
 		if _, ok := groups[k]; !ok {
 			order = append(order, k)
@@ -201,11 +145,42 @@ func (p *tripletProcessor) keep(ctx context.Context, spans []model.Span) {
 		if res.evicted > 0 {
 			p.logger.Warn("triplet buffer full: attempts completed early", zap.Int("attempts", res.evicted))
 		}
-		for _, j := range res.jobs {
-			p.complete(ctx, j)
-		}
 	}
 	p.reportBytes(ctx)
+}
+
+func (p *tripletProcessor) onAttemptEvent(e store.AttemptEvent) {
+	if e.Status.Ended() {
+		p.buf.markStoreEnded(attemptKey{e.RolloutID, e.AttemptID})
+	}
+}
+
+// Shutdown builds the triplets of every attempt still open, so that nothing
+// the store accepted is left without them, then stops.
+func (p *tripletProcessor) Shutdown(ctx context.Context) error {
+	if p.unsubscribe != nil {
+		p.unsubscribe()
+		p.unsubscribe = nil
+	}
+	if p.stop != nil {
+		close(p.stop)
+		p.wg.Wait()
+		p.stop = nil
+		p.flush(ctx, true)
+	}
+	p.telemetry.Shutdown()
+	if p.events != nil {
+		p.events.setListener(nil)
+		releaseEvents(p.id)
+		p.events = nil
+	}
+	return nil
+}
+
+// ConsumeTraces passes spans on at once: the store reports them to the
+// processor once they are committed.
+func (p *tripletProcessor) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+	return p.next.ConsumeTraces(ctx, td)
 }
 
 // reportBytes moves the buffered_bytes metric to the buffer's current size;
@@ -256,31 +231,7 @@ func (p *tripletProcessor) complete(ctx context.Context, j job) {
 	if j.late {
 		p.telemetry.ProcessorTripletAttemptsRecomputed.Add(ctx, 1)
 	}
-	if p.st != nil {
-		p.completeFromStore(ctx, j)
-		return
-	}
-	triplets, err := p.builder.build(j.spans)
-	if err != nil {
-		p.fail(ctx, j, "build", err)
-		return
-	}
-	if len(triplets) == 0 {
-		return
-	}
-	td, err := emit(j, triplets)
-	if err != nil {
-		p.fail(ctx, j, "encode", err)
-		return
-	}
-	if err := p.next.ConsumeTraces(ctx, td); err != nil {
-		// Back-pressure (a full exporter queue) must not lose the attempt's
-		// triplets: build them again, with the next revision, on a later tick.
-		p.buf.retry(j.key)
-		p.fail(ctx, j, "downstream", err)
-		return
-	}
-	p.telemetry.ProcessorTripletTripletsEmitted.Add(ctx, int64(len(triplets)))
+	p.completeFromStore(ctx, j)
 }
 
 // completeFromStore builds an attempt from every span the store holds for
@@ -316,9 +267,10 @@ func (p *tripletProcessor) completeFromStore(ctx context.Context, j job) {
 	p.telemetry.ProcessorTripletTripletsEmitted.Add(ctx, int64(len(records)))
 }
 
-// attemptSpans returns every span the store holds for the job's attempt:
-// the cached copies when the store holds exactly as many (the common case:
-// this process saw each of them committed), else the spans read back.
+// attemptSpans returns the spans the store holds for the job's attempt, the
+// first limits.max_spans_per_attempt of them: the cached copies when the
+// store holds exactly as many (the common case: this process saw each of
+// them committed), else the spans read back.
 func (p *tripletProcessor) attemptSpans(ctx context.Context, j job) ([]model.Span, error) {
 	q := store.SpanQuery{RolloutID: j.key.rollout, AttemptID: &j.key.attempt, Page: store.Page{Limit: 0}}
 	if j.cached {
@@ -330,7 +282,7 @@ func (p *tripletProcessor) attemptSpans(ctx context.Context, j job) ([]model.Spa
 			return j.spans, nil
 		}
 	}
-	q.Page = store.AllPage()
+	q.Page = store.Page{SortOrder: store.SortAsc, Limit: p.cfg.Limits.MaxSpansPerAttempt}
 	page, err := p.st.QuerySpans(ctx, q)
 	return page.Items, err
 }

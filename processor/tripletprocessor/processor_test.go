@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,7 +25,6 @@ import (
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/memstore"
-	"github.com/otelcol-lightning/otelcol-lightning/pkg/tripletspan"
 	"github.com/otelcol-lightning/otelcol-lightning/processor/tripletprocessor/internal/metadatatest"
 )
 
@@ -103,6 +103,8 @@ type host map[component.ID]component.Component
 
 func (h host) GetExtensions() map[component.ID]component.Component { return h }
 
+// provider stands in for the lightningstore extension: its store reports
+// attempt and span events itself.
 type provider struct {
 	component.StartFunc
 	component.ShutdownFunc
@@ -111,26 +113,42 @@ type provider struct {
 
 func (p provider) LightningStore() store.Store { return p.s }
 
+// storeID is the default store extension of the processor.
+var storeID = component.MustNewID("lightningstore")
+
+// newTestHost holds a lightningstore extension over a memory store; it is
+// also the host of the generated lifecycle test.
+func newTestHost(t *testing.T) component.Host {
+	core := store.New(memstore.New(), store.Options{})
+	t.Cleanup(func() { _ = core.Close() })
+	return host{storeID: provider{s: core}}
+}
+
+// harness runs the processor against a real store, with the spans reaching
+// the store the way the lightningstore exporter writes them.
 type harness struct {
 	proc processor.Traces
 	logs processor.Logs
 	sink *consumertest.TracesSink
 	tel  *componenttest.Telemetry
+	core *store.Core
+	cfg  *Config
 }
 
-func newHarness(t *testing.T, cfg *Config, h component.Host) *harness {
+func newHarness(t *testing.T, cfg *Config, core *store.Core) *harness {
 	t.Helper()
+	if core == nil {
+		core = store.New(memstore.New(), store.Options{})
+		t.Cleanup(func() { _ = core.Close() })
+	}
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
 	sink := new(consumertest.TracesSink)
 	proc, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(tel), cfg, sink)
 	require.NoError(t, err)
-	if h == nil {
-		h = componenttest.NewNopHost()
-	}
-	require.NoError(t, proc.Start(context.Background(), h))
+	require.NoError(t, proc.Start(context.Background(), host{storeID: provider{s: core}}))
 	t.Cleanup(func() { _ = proc.Shutdown(context.Background()) })
-	return &harness{proc: proc, sink: sink, tel: tel}
+	return &harness{proc: proc, sink: sink, tel: tel, core: core, cfg: cfg}
 }
 
 func fastConfig() *Config {
@@ -140,33 +158,35 @@ func fastConfig() *Config {
 	return cfg
 }
 
-// triplets returns the decoded triplet spans the sink received.
-func (h *harness) triplets() []tripletspan.Record {
-	var out []tripletspan.Record
-	for _, td := range h.sink.AllTraces() {
-		rss := td.ResourceSpans()
-		for i := 0; i < rss.Len(); i++ {
-			sss := rss.At(i).ScopeSpans()
-			for j := 0; j < sss.Len(); j++ {
-				spans := sss.At(j).Spans()
-				for k := 0; k < spans.Len(); k++ {
-					if tripletspan.Is(spans.At(k)) {
-						rec, err := tripletspan.Read(spans.At(k).Attributes())
-						if err == nil {
-							out = append(out, rec)
-						}
-					}
-				}
-			}
-		}
-	}
-	return out
+// export passes td through the processor, then stores it as the exporter
+// downstream does (the default identity policy).
+func (h *harness) export(t *testing.T, td ptrace.Traces) {
+	t.Helper()
+	require.NoError(t, h.proc.ConsumeTraces(context.Background(), td))
+	r, err := otlpspan.NewResolver(otlpspan.Config{})
+	require.NoError(t, err)
+	items, _ := r.Convert(td)
+	_, err = h.core.IngestSpans(context.Background(), items)
+	require.NoError(t, err)
 }
 
-func (h *harness) waitTriplets(t *testing.T, n int) []tripletspan.Record {
+func (h *harness) stored(t *testing.T, rollout, attempt string) []model.TripletRecord {
 	t.Helper()
-	require.Eventually(t, func() bool { return len(h.triplets()) >= n }, 5*time.Second, 5*time.Millisecond)
-	return h.triplets()
+	got, err := h.core.QueryTriplets(context.Background(), rollout, attempt)
+	require.NoError(t, err)
+	return got
+}
+
+func (h *harness) waitStored(t *testing.T, rollout, attempt string, check func([]model.TripletRecord) bool) []model.TripletRecord {
+	t.Helper()
+	require.Eventually(t, func() bool { return check(h.stored(t, rollout, attempt)) }, 5*time.Second, 5*time.Millisecond)
+	return h.stored(t, rollout, attempt)
+}
+
+// waitTriplets waits for n triplets of ro-1/at-1, the attempt most tests use.
+func (h *harness) waitTriplets(t *testing.T, n int) []model.TripletRecord {
+	t.Helper()
+	return h.waitStored(t, "ro-1", "at-1", func(ts []model.TripletRecord) bool { return len(ts) >= n })
 }
 
 func tokenIDs(t *testing.T, part json.RawMessage) []int64 {
@@ -180,10 +200,9 @@ func tokenIDs(t *testing.T, part json.RawMessage) []int64 {
 func TestTripletsAfterRootSettles(t *testing.T) {
 	h := newHarness(t, fastConfig(), nil)
 	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
-	ctx := context.Background()
-	require.NoError(t, h.proc.ConsumeTraces(ctx, run.children()))
+	h.export(t, run.children())
 	assert.Equal(t, 3, h.sink.SpanCount(), "spans must pass through at once")
-	require.NoError(t, h.proc.ConsumeTraces(ctx, run.root()))
+	h.export(t, run.root())
 
 	got := h.waitTriplets(t, 2)
 	require.Len(t, got, 2)
@@ -193,8 +212,8 @@ func TestTripletsAfterRootSettles(t *testing.T) {
 	require.NotNil(t, got[1].Triplet.Reward)
 	assert.Equal(t, 0.75, *got[1].Triplet.Reward)
 	assert.Equal(t, 1, got[1].Index)
-	assert.Equal(t, 2, got[1].Count)
 	assert.Equal(t, 1, got[1].Revision)
+	assert.Len(t, h.sink.AllTraces(), 2, "triplets go to the store, not downstream")
 	var meta map[string]any
 	require.NoError(t, json.Unmarshal(got[1].Triplet.Metadata, &meta))
 	assert.Equal(t, "resp-2", meta["response_id"])
@@ -209,76 +228,12 @@ func TestTripletsAfterRootSettles(t *testing.T) {
 	}, metricdatatest.IgnoreTimestamp())
 }
 
-func TestLateSpanRecomputesWithHigherRevision(t *testing.T) {
-	h := newHarness(t, fastConfig(), nil)
-	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
-	ctx := context.Background()
-	td := run.root()
-	run.llmCall(td.ResourceSpans().At(0).ScopeSpans().At(0).Spans(), 2, "resp-1", []int64{1}, time.Second)
-	require.NoError(t, h.proc.ConsumeTraces(ctx, td))
-	require.Len(t, h.waitTriplets(t, 1), 1)
-
-	late := ptrace.NewTraces()
-	run.reward(run.resource(late), 9, 1.0, 8*time.Second)
-	require.NoError(t, h.proc.ConsumeTraces(ctx, late))
-	got := h.waitTriplets(t, 2)
-	assert.Equal(t, 2, got[1].Revision)
-	require.NotNil(t, got[1].Triplet.Reward)
-	assert.Equal(t, 1.0, *got[1].Triplet.Reward)
-	metadatatest.AssertEqualProcessorTripletAttemptsRecomputed(t, h.tel, []metricdata.DataPoint[int64]{{Value: 1}}, metricdatatest.IgnoreTimestamp())
-}
-
-// storeHarness runs the processor against a real store, with the spans
-// reaching the store the way the lightningstore exporter writes them.
-type storeHarness struct {
-	*harness
-	core *store.Core
-	cfg  *Config
-	id   component.ID
-}
-
-func newStoreHarness(t *testing.T, cfg *Config, core *store.Core) *storeHarness {
-	t.Helper()
-	if core == nil {
-		core = store.New(memstore.New(), store.Options{})
-		t.Cleanup(func() { _ = core.Close() })
-	}
-	id := component.MustNewID("lightningstore")
-	cfg.Store = &id
-	return &storeHarness{harness: newHarness(t, cfg, host{id: provider{s: core}}), core: core, cfg: cfg, id: id}
-}
-
-// export passes td through the processor, then stores it as the exporter
-// downstream does.
-func (h *storeHarness) export(t *testing.T, td ptrace.Traces) {
-	t.Helper()
-	require.NoError(t, h.proc.ConsumeTraces(context.Background(), td))
-	r, err := otlpspan.NewResolver(otlpspan.Config{})
-	require.NoError(t, err)
-	items, _ := r.Convert(td)
-	_, err = h.core.IngestSpans(context.Background(), items)
-	require.NoError(t, err)
-}
-
-func (h *storeHarness) stored(t *testing.T, rollout, attempt string) []model.TripletRecord {
-	t.Helper()
-	got, err := h.core.QueryTriplets(context.Background(), rollout, attempt)
-	require.NoError(t, err)
-	return got
-}
-
-func (h *storeHarness) waitStored(t *testing.T, rollout, attempt string, check func([]model.TripletRecord) bool) []model.TripletRecord {
-	t.Helper()
-	require.Eventually(t, func() bool { return check(h.stored(t, rollout, attempt)) }, 5*time.Second, 5*time.Millisecond)
-	return h.stored(t, rollout, attempt)
-}
-
 func TestStoreEventCompletesAttempt(t *testing.T) {
 	ctx := context.Background()
 	cfg := fastConfig()
 	cfg.Completion.Settle = time.Hour
 	cfg.Completion.IdleTimeout = time.Hour
-	h := newStoreHarness(t, cfg, nil)
+	h := newHarness(t, cfg, nil)
 	r, err := h.core.StartRollout(ctx, store.StartRolloutRequest{Input: json.RawMessage(`{}`)})
 	require.NoError(t, err)
 
@@ -293,7 +248,6 @@ func TestStoreEventCompletesAttempt(t *testing.T) {
 	assert.Equal(t, []int64{1, 2, 100, 5}, tokenIDs(t, got[1].Triplet.Prompt))
 	require.NotNil(t, got[1].Triplet.Reward)
 	assert.Equal(t, 0.75, *got[1].Triplet.Reward)
-	assert.Empty(t, h.triplets(), "with a store, triplets go to the store, not downstream as spans")
 }
 
 // A late span rebuilds the attempt from everything stored, at a revision
@@ -304,11 +258,11 @@ func TestLateSpanRebuildsFromTheStore(t *testing.T) {
 		name string
 		cfg  func(*Config)
 		// between runs between the first build and the late span.
-		between func(t *testing.T, h *storeHarness) *storeHarness
+		between func(t *testing.T, h *harness) *harness
 	}{
 		{name: "remembered", cfg: func(*Config) {}},
 		{name: "after retention", cfg: func(c *Config) { c.Completion.Retention = 0 }},
-		{name: "after a restart", cfg: func(*Config) {}, between: func(t *testing.T, h *storeHarness) *storeHarness {
+		{name: "after a restart", cfg: func(*Config) {}, between: func(t *testing.T, h *harness) *harness {
 			// The runner marked the attempt succeeded; then the collector
 			// restarted, and a span of the ended attempt arrives.
 			_, err := h.core.UpdateAttempt(context.Background(), "ro-1", "at-1", store.AttemptUpdate{Status: store.To(model.AttemptSucceeded)})
@@ -316,13 +270,13 @@ func TestLateSpanRebuildsFromTheStore(t *testing.T) {
 			require.NoError(t, h.proc.Shutdown(context.Background()))
 			cfg := fastConfig()
 			cfg.Completion.IdleTimeout = time.Hour
-			return newStoreHarness(t, cfg, h.core)
+			return newHarness(t, cfg, h.core)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := fastConfig()
 			tc.cfg(cfg)
-			h := newStoreHarness(t, cfg, nil)
+			h := newHarness(t, cfg, nil)
 			run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
 			h.export(t, run.children())
 			h.export(t, run.root())
@@ -356,7 +310,7 @@ func TestStoreBackedBufferStopsCachingOverItsLimit(t *testing.T) {
 	cfg := fastConfig()
 	cfg.Completion.IdleTimeout = time.Hour
 	cfg.Limits.MaxBufferedMiB = 1
-	h := newStoreHarness(t, cfg, nil)
+	h := newHarness(t, cfg, nil)
 	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
 	td := run.children()
 	td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutStr("blob", strings.Repeat("x", 1<<20))
@@ -376,12 +330,12 @@ func TestStoreBackedBufferStopsCachingOverItsLimit(t *testing.T) {
 }
 
 func TestStartFailsWithoutExtension(t *testing.T) {
-	cfg := fastConfig()
-	id := component.MustNewID("trainer")
-	cfg.Store = &id
-	proc, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), cfg, consumertest.NewNop())
+	proc, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), fastConfig(), consumertest.NewNop())
 	require.NoError(t, err)
-	require.ErrorContains(t, proc.Start(context.Background(), host{}), "extension trainer not found")
+	require.ErrorContains(t, proc.Start(context.Background(), host{}), "extension lightningstore not found")
+	require.ErrorContains(t, proc.Start(context.Background(), host{storeID: struct{ component.Component }{}}),
+		"extension lightningstore does not provide a Lightning store")
+	require.NoError(t, proc.Shutdown(context.Background()))
 }
 
 func TestLimitsAreEnforcedAndCounted(t *testing.T) {
@@ -391,14 +345,14 @@ func TestLimitsAreEnforcedAndCounted(t *testing.T) {
 	cfg.Limits.MaxSpansPerAttempt = 2
 	cfg.Limits.MaxBufferedSpans = 3
 	h := newHarness(t, cfg, nil)
-	ctx := context.Background()
 	first := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
-	require.NoError(t, h.proc.ConsumeTraces(ctx, first.children()))
+	h.export(t, first.children())
 	assert.Equal(t, 3, h.sink.SpanCount(), "spans over the limit still pass through")
 	second := agentRun{rollout: "ro-2", attempt: "at-2", base: time.Unix(1700000100, 0)}
-	require.NoError(t, h.proc.ConsumeTraces(ctx, second.children()))
+	h.export(t, second.children())
 
-	// The buffer holds 4 spans over a limit of 3: the older attempt is completed early.
+	// ro-1 holds 2 span ids (its limit); the second id of ro-2 would be the
+	// fourth of 3: ro-1 is completed early, from its first 2 stored spans.
 	got := h.waitTriplets(t, 2)
 	assert.Len(t, got, 2)
 	metadatatest.AssertEqualProcessorTripletSpansDropped(t, h.tel, []metricdata.DataPoint[int64]{
@@ -407,33 +361,7 @@ func TestLimitsAreEnforcedAndCounted(t *testing.T) {
 	metadatatest.AssertEqualProcessorTripletAttemptsCompleted(t, h.tel, []metricdata.DataPoint[int64]{
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("trigger", triggerMemoryPressure))},
 	}, metricdatatest.IgnoreTimestamp())
-}
-
-func TestByteLimitCompletesEarlyAndIsReported(t *testing.T) {
-	cfg := fastConfig()
-	cfg.Completion.Settle = time.Hour
-	cfg.Completion.IdleTimeout = time.Hour
-	cfg.Limits.MaxBufferedMiB = 1
-	h := newHarness(t, cfg, nil)
-	ctx := context.Background()
-	heavy := func(r agentRun) ptrace.Traces {
-		td := r.children()
-		td.ResourceSpans().At(0).ScopeSpans().At(0).Spans().At(0).Attributes().PutStr("blob", strings.Repeat("x", 700<<10))
-		return td
-	}
-	require.NoError(t, h.proc.ConsumeTraces(ctx, heavy(agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)})))
-	require.NoError(t, h.proc.ConsumeTraces(ctx, heavy(agentRun{rollout: "ro-2", attempt: "at-2", base: time.Unix(1700000100, 0)})))
-
-	// Two attempts of about 0.7 MiB each exceed 1 MiB: the older one is completed early.
-	assert.Len(t, h.waitTriplets(t, 2), 2)
-	metadatatest.AssertEqualProcessorTripletAttemptsCompleted(t, h.tel, []metricdata.DataPoint[int64]{
-		{Value: 1, Attributes: attribute.NewSet(attribute.String("trigger", triggerMemoryPressure))},
-	}, metricdatatest.IgnoreTimestamp())
-	m, err := h.tel.GetMetric("otelcol_processor_triplet_buffered_bytes")
-	require.NoError(t, err)
-	kept := m.Data.(metricdata.Sum[int64]).DataPoints[0].Value
-	assert.Greater(t, kept, int64(700<<10), "the newer attempt is still kept")
-	assert.Less(t, kept, int64(1<<20), "the older one is forgotten")
+	assert.Empty(t, h.stored(t, "ro-2", "at-2"), "the newer attempt stays open")
 }
 
 func TestShutdownFlushesOpenAttempts(t *testing.T) {
@@ -442,9 +370,9 @@ func TestShutdownFlushesOpenAttempts(t *testing.T) {
 	cfg.Completion.IdleTimeout = time.Hour
 	h := newHarness(t, cfg, nil)
 	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
-	require.NoError(t, h.proc.ConsumeTraces(context.Background(), run.children()))
+	h.export(t, run.children())
 	require.NoError(t, h.proc.Shutdown(context.Background()))
-	assert.Len(t, h.triplets(), 2)
+	assert.Len(t, h.stored(t, "ro-1", "at-1"), 2)
 }
 
 func TestMalformedSpansDoNotDisturbOthers(t *testing.T) {
@@ -455,12 +383,10 @@ func TestMalformedSpansDoNotDisturbOthers(t *testing.T) {
 	bad := run.span(spans, 7, 7, "openai.chat.completion", 0, 0) // its own parent, no times
 	bad.Attributes().PutStr("prompt_token_ids", "[1, 2, 'x'")
 	bad.Attributes().PutStr("gen_ai.prompt.0.content", string([]byte{0xff, 0xfe}))
-	cyc := run.span(spans, 8, 9, "x", time.Second, 2*time.Second)
-	_ = cyc
-	cyc2 := run.span(spans, 9, 8, "y", time.Second, 2*time.Second)
-	_ = cyc2
-	require.NoError(t, h.proc.ConsumeTraces(context.Background(), td))
-	require.NoError(t, h.proc.ConsumeTraces(context.Background(), run.root()))
+	run.span(spans, 8, 9, "x", time.Second, 2*time.Second) // a parent-id cycle
+	run.span(spans, 9, 8, "y", time.Second, 2*time.Second)
+	h.export(t, td)
+	h.export(t, run.root())
 	got := h.waitTriplets(t, 2)
 	rewarded := 0
 	for _, r := range got {
@@ -482,8 +408,8 @@ func TestEvaluationLinkedToItsCall(t *testing.T) {
 	judge.Attributes().PutDouble("agentlightning.reward.0.value", 0.2)
 	judge.Attributes().PutStr("agentlightning.link.0.key_match", "gen_ai.response.id")
 	judge.Attributes().PutStr("agentlightning.link.0.value_match", "resp-1")
-	require.NoError(t, h.proc.ConsumeTraces(context.Background(), td))
-	require.NoError(t, h.proc.ConsumeTraces(context.Background(), run.root()))
+	h.export(t, td)
+	h.export(t, run.root())
 	got := h.waitTriplets(t, 2)
 	require.NotNil(t, got[0].Triplet.Reward)
 	require.NotNil(t, got[1].Triplet.Reward)
@@ -504,7 +430,7 @@ func TestDuplicateSpanLendsItsTokenIDs(t *testing.T) {
 	inner.Attributes().PutStr("gen_ai.response.id", "dup")
 	inner.Attributes().PutEmptySlice("prompt_token_ids").FromRaw([]any{int64(5), int64(6)})
 	inner.Attributes().PutEmptySlice("response_token_ids").FromRaw([]any{int64(7)})
-	require.NoError(t, h.proc.ConsumeTraces(context.Background(), td))
+	h.export(t, td)
 	got := h.waitTriplets(t, 1)
 	require.Len(t, got, 1, "the inner duplicate is not a second triplet")
 	assert.Equal(t, []int64{5, 6}, tokenIDs(t, got[0].Triplet.Prompt))
@@ -519,7 +445,7 @@ func TestRewardAddedThroughTheStoreAPI(t *testing.T) {
 	ctx := context.Background()
 	cfg := fastConfig()
 	cfg.Completion.Settle = time.Hour
-	h := newStoreHarness(t, cfg, nil)
+	h := newHarness(t, cfg, nil)
 	r, err := h.core.StartRollout(ctx, store.StartRolloutRequest{Input: json.RawMessage(`{}`)})
 	require.NoError(t, err)
 
@@ -545,35 +471,56 @@ func TestRewardAddedThroughTheStoreAPI(t *testing.T) {
 	assert.Equal(t, 0.5, *got[0].Triplet.Reward)
 }
 
-// flaky refuses the first n calls, like an exporter whose queue is full.
+// flaky refuses the first n triplet writes, like a store that is busy.
 type flaky struct {
-	consumertest.TracesSink
+	store.Store
+	mu     sync.Mutex
 	refuse int
 }
 
-func (f *flaky) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
-	for i := 0; i < td.ResourceSpans().Len(); i++ {
-		spans := td.ResourceSpans().At(i).ScopeSpans().At(0).Spans()
-		if spans.Len() > 0 && tripletspan.Is(spans.At(0)) && f.refuse > 0 {
-			f.refuse--
-			return errors.New("sending queue is full")
-		}
+func (f *flaky) ReplaceTriplets(ctx context.Context, rolloutID, attemptID string, revision int, ts []model.TripletRecord) error {
+	f.mu.Lock()
+	refuse := f.refuse > 0
+	f.refuse--
+	f.mu.Unlock()
+	if refuse {
+		return errors.New("database is locked")
 	}
-	return f.TracesSink.ConsumeTraces(ctx, td)
+	return f.Store.ReplaceTriplets(ctx, rolloutID, attemptID, revision, ts)
 }
 
-func TestTripletsRetriedAfterBackPressure(t *testing.T) {
-	sink := &flaky{refuse: 2}
-	proc, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(componenttest.NewTelemetry()), fastConfig(), sink)
+// flakyProvider reports the real store's events and hands out the flaky one.
+type flakyProvider struct {
+	provider
+	f *flaky
+}
+
+func (p flakyProvider) LightningStore() store.Store { return p.f }
+func (p flakyProvider) SubscribeAttempts(fn func(store.AttemptEvent)) func() {
+	return p.s.(*store.Core).SubscribeAttempts(fn)
+}
+func (p flakyProvider) SubscribeSpans(fn func([]model.Span)) func() {
+	return p.s.(*store.Core).SubscribeSpans(fn)
+}
+
+func TestTripletsRetriedWhenTheStoreRefuses(t *testing.T) {
+	core := store.New(memstore.New(), store.Options{})
+	t.Cleanup(func() { _ = core.Close() })
+	f := &flaky{Store: core, refuse: 2}
+	tel := componenttest.NewTelemetry()
+	proc, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(tel), fastConfig(), consumertest.NewNop())
 	require.NoError(t, err)
-	require.NoError(t, proc.Start(context.Background(), componenttest.NewNopHost()))
+	require.NoError(t, proc.Start(context.Background(), host{storeID: flakyProvider{provider: provider{s: core}, f: f}}))
 	t.Cleanup(func() { _ = proc.Shutdown(context.Background()) })
+	h := &harness{proc: proc, core: core}
 	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
-	require.NoError(t, proc.ConsumeTraces(context.Background(), run.children()))
-	require.NoError(t, proc.ConsumeTraces(context.Background(), run.root()))
-	h := &harness{sink: &sink.TracesSink}
+	h.export(t, run.children())
+	h.export(t, run.root())
 	got := h.waitTriplets(t, 2)
-	assert.Equal(t, 3, got[0].Revision, "two refused builds, the third got through")
+	assert.Equal(t, 1, got[0].Revision, "refused writes stored nothing; the store numbers the first write 1")
+	metadatatest.AssertEqualProcessorTripletBuildFailures(t, tel, []metricdata.DataPoint[int64]{
+		{Value: 2, Attributes: attribute.NewSet(attribute.String("reason", "store"))},
+	}, metricdatatest.IgnoreTimestamp())
 }
 
 func TestToolCallsFromChildSpans(t *testing.T) {
@@ -592,7 +539,7 @@ func TestToolCallsFromChildSpans(t *testing.T) {
 	tool.Attributes().PutStr("tool.parameters", `{"city":"Paris"}`)
 	tool.Attributes().PutStr("tool.call.id", "call_1")
 	tool.Attributes().PutStr("tool.call.type", "function")
-	require.NoError(t, h.proc.ConsumeTraces(context.Background(), td))
+	h.export(t, td)
 	got := h.waitTriplets(t, 1)
 	var resp struct {
 		Message struct {

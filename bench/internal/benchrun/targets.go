@@ -70,7 +70,7 @@ func startPostgres(env *Env) (*Instance, error) {
 	}
 	overlay := filepath.Join(env.WorkDir, "postgres-overlay.yaml")
 	schema := "bench_" + strconv.FormatUint(env.RunID, 36)
-	body := fmt.Sprintf("extensions:\n  trainer:\n    store:\n      backend: postgres\n      dsn: ${env:LIGHTNING_BENCH_PG_DSN}\n      schema: %s\n", schema)
+	body := fmt.Sprintf("extensions:\n  lightningstore:\n    store:\n      backend: postgres\n      dsn: ${env:LIGHTNING_BENCH_PG_DSN}\n      schema: %s\n", schema)
 	if err := os.WriteFile(overlay, []byte(body), 0o600); err != nil {
 		return nil, fmt.Errorf("write the postgres overlay: %w", err)
 	}

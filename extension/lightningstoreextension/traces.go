@@ -1,4 +1,4 @@
-package trainerextension
+package lightningstoreextension
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 )
 
 // tracesBridge hands OTLP exports posted to /v1/traces to the pipeline of
-// the trainer receiver attached to this extension.
+// the lightningstore receiver attached to this extension.
 type tracesBridge struct {
 	cfg   TracesConfig
 	store func() store.Store
@@ -29,7 +29,7 @@ type tracesBridge struct {
 
 // AttachTraces connects the receiver that feeds a traces pipeline; only one
 // receiver may be attached at a time.
-func (t *trainer) AttachTraces(id component.ID, next consumer.Traces) (func(), error) {
+func (t *lightningStore) AttachTraces(id component.ID, next consumer.Traces) (func(), error) {
 	b := t.traces
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -58,7 +58,7 @@ func (b *tracesBridge) next() consumer.Traces {
 func (b *tracesBridge) consume(ctx context.Context, td ptrace.Traces) (traceshttp.Outcome, error) {
 	next := b.next()
 	if next == nil {
-		return traceshttp.Outcome{}, fmt.Errorf("no traces pipeline is attached yet (add the trainer receiver to a pipeline): %w", traceshttp.ErrUnavailable)
+		return traceshttp.Outcome{}, fmt.Errorf("no traces pipeline is attached yet (add the lightningstore receiver to a pipeline): %w", traceshttp.ErrUnavailable)
 	}
 	total := td.SpanCount()
 	reasons, unnumbered, err := b.admit(ctx, td)

@@ -1,4 +1,4 @@
-package trainerreceiver
+package lightningstorereceiver
 
 import (
 	"context"
@@ -11,14 +11,14 @@ import (
 	"go.opentelemetry.io/collector/receiver/receiverhelper"
 )
 
-// TracesSource is implemented by the trainer extension: it owns the HTTP
+// TracesSource is implemented by the lightningstore extension: it owns the HTTP
 // port where Agent Lightning clients post OTLP and hands each decoded export
 // to the consumer attached here.
 type TracesSource interface {
 	AttachTraces(id component.ID, next consumer.Traces) (detach func(), err error)
 }
 
-type trainerReceiver struct {
+type storeReceiver struct {
 	id     component.ID
 	cfg    *Config
 	next   consumer.Traces
@@ -26,7 +26,7 @@ type trainerReceiver struct {
 	detach func()
 }
 
-func newReceiver(set receiver.Settings, cfg *Config, next consumer.Traces) (*trainerReceiver, error) {
+func newReceiver(set receiver.Settings, cfg *Config, next consumer.Traces) (*storeReceiver, error) {
 	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
 		ReceiverID:             set.ID,
 		Transport:              "http",
@@ -35,17 +35,17 @@ func newReceiver(set receiver.Settings, cfg *Config, next consumer.Traces) (*tra
 	if err != nil {
 		return nil, err
 	}
-	return &trainerReceiver{id: set.ID, cfg: cfg, next: next, obs: obs}, nil
+	return &storeReceiver{id: set.ID, cfg: cfg, next: next, obs: obs}, nil
 }
 
-func (r *trainerReceiver) Start(_ context.Context, host component.Host) error {
+func (r *storeReceiver) Start(_ context.Context, host component.Host) error {
 	ext, ok := host.GetExtensions()[r.cfg.Extension]
 	if !ok {
 		return fmt.Errorf("extension %s not found; is it listed under service.extensions?", r.cfg.Extension)
 	}
 	src, ok := ext.(TracesSource)
 	if !ok {
-		return fmt.Errorf("extension %s does not serve OTLP traces; extension must name a trainer extension", r.cfg.Extension)
+		return fmt.Errorf("extension %s does not serve OTLP traces; extension must name a lightningstore extension", r.cfg.Extension)
 	}
 	detach, err := src.AttachTraces(r.id, consumer.Traces(r))
 	if err != nil {
@@ -55,7 +55,7 @@ func (r *trainerReceiver) Start(_ context.Context, host component.Host) error {
 	return nil
 }
 
-func (r *trainerReceiver) Shutdown(context.Context) error {
+func (r *storeReceiver) Shutdown(context.Context) error {
 	if r.detach != nil {
 		r.detach()
 		r.detach = nil
@@ -64,13 +64,13 @@ func (r *trainerReceiver) Shutdown(context.Context) error {
 }
 
 // Capabilities reports that the receiver does not mutate data.
-func (r *trainerReceiver) Capabilities() consumer.Capabilities {
+func (r *storeReceiver) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: false}
 }
 
 // ConsumeTraces forwards an export into the pipeline with the standard
 // receiver telemetry (accepted and refused spans).
-func (r *trainerReceiver) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
+func (r *storeReceiver) ConsumeTraces(ctx context.Context, td ptrace.Traces) error {
 	ctx = r.obs.StartTracesOp(ctx)
 	err := r.next.ConsumeTraces(ctx, td)
 	r.obs.EndTracesOp(ctx, "protobuf", td.SpanCount(), err)

@@ -1,4 +1,4 @@
-package trainerreceiver
+package lightningstorereceiver
 
 import (
 	"path/filepath"
@@ -18,8 +18,8 @@ func TestLoadConfig(t *testing.T) {
 		id   component.ID
 		want *Config
 	}{
-		{component.MustNewID("trainer"), &Config{Extension: component.MustNewID("trainer")}},
-		{component.MustNewIDWithName("trainer", "custom"), &Config{Extension: component.MustNewIDWithName("trainer", "gateway")}},
+		{component.MustNewID("lightningstore"), &Config{Extension: component.MustNewID("lightningstore")}},
+		{component.MustNewIDWithName("lightningstore", "custom"), &Config{Extension: component.MustNewIDWithName("lightningstore", "gateway")}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id.String(), func(t *testing.T) {

@@ -1,4 +1,4 @@
-package trainerextension
+package lightningstoreextension
 
 import (
 	"net/http"
@@ -11,7 +11,7 @@ import (
 	"github.com/otelcol-lightning/otelcol-lightning/internal/pgtest"
 )
 
-// TestPostgresSharedByTwoExtensions: two collectors' trainer extensions on
+// TestPostgresSharedByTwoExtensions: two collectors' lightningstore extensions on
 // one PostgreSQL schema serve the same store; what one enqueues, the
 // other dequeues, once.
 func TestPostgresSharedByTwoExtensions(t *testing.T) {

@@ -1,4 +1,4 @@
-package trainerreceiver
+package lightningstorereceiver
 
 import (
 	"context"
@@ -13,14 +13,14 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
-	"github.com/otelcol-lightning/otelcol-lightning/receiver/trainerreceiver/internal/metadata"
+	"github.com/otelcol-lightning/otelcol-lightning/receiver/lightningstorereceiver/internal/metadata"
 )
 
 type host map[component.ID]component.Component
 
 func (h host) GetExtensions() map[component.ID]component.Component { return h }
 
-// fakeSource stands in for the trainer extension's attach point.
+// fakeSource stands in for the lightningstore extension's attach point.
 type fakeSource struct {
 	component.StartFunc
 	component.ShutdownFunc
@@ -47,7 +47,7 @@ func TestReceiverForwardsIntoPipeline(t *testing.T) {
 	rcv, err := NewFactory().CreateTraces(context.Background(), receivertest.NewNopSettings(metadata.Type), createDefaultConfig(), sink)
 	require.NoError(t, err)
 	src := &fakeSource{}
-	require.NoError(t, rcv.Start(context.Background(), host{component.MustNewID("trainer"): src}))
+	require.NoError(t, rcv.Start(context.Background(), host{component.MustNewID("lightningstore"): src}))
 	require.NotNil(t, src.next, "receiver did not attach")
 	require.NoError(t, src.next.ConsumeTraces(context.Background(), traces(3)))
 	assert.Equal(t, 3, sink.SpanCount())
@@ -60,7 +60,7 @@ func TestReceiverPropagatesPipelineErrors(t *testing.T) {
 	rcv, err := NewFactory().CreateTraces(context.Background(), receivertest.NewNopSettings(metadata.Type), createDefaultConfig(), consumertest.NewErr(boom))
 	require.NoError(t, err)
 	src := &fakeSource{}
-	require.NoError(t, rcv.Start(context.Background(), host{component.MustNewID("trainer"): src}))
+	require.NoError(t, rcv.Start(context.Background(), host{component.MustNewID("lightningstore"): src}))
 	defer func() { require.NoError(t, rcv.Shutdown(context.Background())) }()
 	require.ErrorIs(t, src.next.ConsumeTraces(context.Background(), traces(1)), boom)
 }
@@ -69,8 +69,8 @@ func TestReceiverStartErrors(t *testing.T) {
 	rcv, err := NewFactory().CreateTraces(context.Background(), receivertest.NewNopSettings(metadata.Type), createDefaultConfig(), consumertest.NewNop())
 	require.NoError(t, err)
 	err = rcv.Start(context.Background(), host{})
-	require.ErrorContains(t, err, "extension trainer not found")
+	require.ErrorContains(t, err, "extension lightningstore not found")
 	ext := struct{ component.Component }{}
-	err = rcv.Start(context.Background(), host{component.MustNewID("trainer"): ext})
+	err = rcv.Start(context.Background(), host{component.MustNewID("lightningstore"): ext})
 	require.ErrorContains(t, err, "does not serve OTLP traces")
 }

@@ -1,0 +1,54 @@
+package lightningstoreextension // import "github.com/otelcol-lightning/otelcol-lightning/extension/lightningstoreextension"
+
+import (
+	"context"
+	"time"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/extension"
+
+	"github.com/otelcol-lightning/otelcol-lightning/extension/lightningstoreextension/internal/metadata"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/pgstore"
+)
+
+// defaultEndpoint is Agent Lightning's store port, on loopback only: the
+// default deployment is a sidecar.
+const defaultEndpoint = "localhost:4747"
+
+// NewFactory returns the factory of the lightningstore extension.
+func NewFactory() extension.Factory {
+	return extension.NewFactory(metadata.Type, createDefaultConfig, create, metadata.ExtensionStability)
+}
+
+func createDefaultConfig() component.Config {
+	server := confighttp.NewDefaultServerConfig()
+	server.NetAddr.Endpoint = defaultEndpoint
+	return &Config{
+		ServerConfig: server,
+		Store: StoreConfig{
+			Backend:         BackendSQLite,
+			Path:            "./data/lightning.db",
+			MaxConns:        pgstore.DefaultMaxConns,
+			ConnMaxLifetime: time.Hour,
+		},
+		Watchdog: WatchdogConfig{
+			Interval: time.Second,
+			Debounce: time.Second,
+		},
+		Identity: IdentityConfig{
+			Unlabeled:      otlpspan.UnlabeledAuto,
+			AutoRolloutKey: otlpspan.AutoKeyTraceID,
+		},
+		Traces: TracesConfig{
+			Unlabeled:           otlpspan.UnlabeledDrop,
+			UnknownRollouts:     otlpspan.UnknownCreate,
+			MaxDecompressedSize: 64 << 20,
+		},
+	}
+}
+
+func create(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {
+	return newLightningStore(cfg.(*Config), set), nil
+}
