@@ -61,7 +61,7 @@ func (b *tracesBridge) consume(ctx context.Context, td ptrace.Traces) (traceshtt
 		return traceshttp.Outcome{}, fmt.Errorf("no traces pipeline is attached yet (add the lightningstore receiver to a pipeline): %w", traceshttp.ErrUnavailable)
 	}
 	total := td.SpanCount()
-	reasons, unnumbered, err := b.admit(ctx, td)
+	reasons, err := b.admit(ctx, td)
 	if err != nil {
 		return traceshttp.Outcome{}, fmt.Errorf("check rollouts: %v: %w", err, traceshttp.ErrUnavailable)
 	}
@@ -69,9 +69,10 @@ func (b *tracesBridge) consume(ctx context.Context, td ptrace.Traces) (traceshtt
 	if td.SpanCount() == 0 {
 		return out, nil
 	}
-	if err := b.numberSpans(ctx, unnumbered); err != nil {
-		return traceshttp.Outcome{}, fmt.Errorf("allocate sequence ids: %v: %w", err, traceshttp.ErrUnavailable)
-	}
+	// The pipeline answers once the spans are committed, sequence ids
+	// included (the shipped configurations have no sending queue), so a span
+	// a runner adds over REST right after this export comes after its spans,
+	// as on Agent Lightning's server.
 	if err := next.ConsumeTraces(ctx, td); err != nil {
 		if consumererror.IsPermanent(err) {
 			return traceshttp.Outcome{RejectedSpans: int64(total), Message: err.Error()}, nil
@@ -95,19 +96,11 @@ func (d dropReasons) message() string {
 	return ""
 }
 
-// unnumbered is a kept labelled span that still needs a sequence id.
-type unnumbered struct {
-	span ptrace.Span
-	key  store.SequenceKey
-}
-
 // admit walks the export once. It removes the spans Agent Lightning's server
 // would not store: unlabeled ones (policy drop) and, with unknown_rollouts:
-// reject, those whose rollout or attempt does not exist. It returns the kept
-// labelled spans that carry no sequence id, in arrival order.
-func (b *tracesBridge) admit(ctx context.Context, td ptrace.Traces) (dropReasons, []unnumbered, error) {
+// reject, those whose rollout or attempt does not exist.
+func (b *tracesBridge) admit(ctx context.Context, td ptrace.Traces) (dropReasons, error) {
 	var d dropReasons
-	var pending []unnumbered
 	known := map[[2]string]bool{}
 	var lookupErr error
 	td.ResourceSpans().RemoveIf(func(rs ptrace.ResourceSpans) bool {
@@ -131,16 +124,13 @@ func (b *tracesBridge) admit(ctx context.Context, td ptrace.Traces) (dropReasons
 						return true
 					}
 				}
-				if otlpspan.SequenceID(span, res) == 0 {
-					pending = append(pending, unnumbered{span, store.SequenceKey{RolloutID: rollout, AttemptID: attempt}})
-				}
 				return false
 			})
 			return ss.Spans().Len() == 0
 		})
 		return rs.ScopeSpans().Len() == 0
 	})
-	return d, pending, lookupErr
+	return d, lookupErr
 }
 
 func (b *tracesBridge) exists(ctx context.Context, known map[[2]string]bool, rollout, attempt string) (bool, error) {
@@ -165,31 +155,4 @@ func (b *tracesBridge) exists(ctx context.Context, known map[[2]string]bool, rol
 	}
 	known[key] = found
 	return found, nil
-}
-
-// numberSpans gives every labelled span without a sequence id its id now,
-// in arrival order, before the export is acknowledged: Agent Lightning's
-// server does so, and runners rely on it (the reward span a runner adds over
-// REST right after its traced spans must come after them). The ids travel
-// in an internal span attribute that the store exporter honours and drops.
-func (b *tracesBridge) numberSpans(ctx context.Context, pending []unnumbered) error {
-	if len(pending) == 0 {
-		return nil
-	}
-	keys := make([]store.SequenceKey, len(pending))
-	for i, p := range pending {
-		keys[i] = p.key
-	}
-	s := b.store()
-	if s == nil {
-		return errors.New("store is not open")
-	}
-	ids, err := s.NextSequenceIDs(ctx, keys)
-	if err != nil {
-		return err
-	}
-	for i, p := range pending {
-		p.span.Attributes().PutInt(otlpspan.AttrAllocatedSequenceID, int64(ids[i]))
-	}
-	return nil
 }

@@ -14,7 +14,7 @@ func TestTripletLineAppendJSONMatchesMarshal(t *testing.T) {
 	tiny := 1e-21
 	for _, l := range []TripletLine{
 		{RolloutID: "ro-1", AttemptID: "at-1", Index: 3, Revision: 2, SpanID: "abc",
-			Prompt: json.RawMessage(`{"token_ids":[1,2],"messages":[{"role":"user","content":"<b>\"hi\"</b> \u2028"}]}`),
+			Prompt:   json.RawMessage(`{"token_ids":[1,2],"messages":[{"role":"user","content":"<b>\"hi\"</b> \u2028"}]}`),
 			Response: json.RawMessage(`{"token_ids":[]}`), Reward: &reward, Metadata: json.RawMessage(`{"agent_name":"a"}`)},
 		{RolloutID: "ro-\"quoted\"\n<&>", AttemptID: "at-é", SpanID: "", Reward: &tiny},
 		{RolloutID: "ro-2", AttemptID: "at-2", Prompt: json.RawMessage(`null`)},

@@ -177,10 +177,6 @@ func (r *Resolver) Convert(td ptrace.Traces) ([]store.IngestItem, Stats) {
 				}
 				s := ConvertSpan(span, *res)
 				s.RolloutID, s.AttemptID, s.SequenceID = id.rolloutID, id.attemptID, id.sequenceID
-				if n, ok := allocatedSequenceID(span); ok {
-					s.SequenceID = n
-					delete(s.Attributes, AttrAllocatedSequenceID)
-				}
 				items = append(items, store.IngestItem{Span: s, CreateMetadata: id.createMetadata})
 			}
 		}
@@ -303,20 +299,6 @@ func Identity(span ptrace.Span, resAttrs pcommon.Map) (rolloutID, attemptID stri
 	rolloutID, hasRollout := lookupString(span.Attributes(), resAttrs, AttrRolloutID)
 	attemptID, hasAttempt := lookupString(span.Attributes(), resAttrs, AttrAttemptID)
 	return rolloutID, attemptID, hasRollout && hasAttempt
-}
-
-// AttrAllocatedSequenceID carries a sequence id the store allocated when
-// the span arrived on the lightningstore extension's /v1/traces (as Agent
-// Lightning's server does, before acknowledging the export). It is an
-// internal hand-off to the store exporter and is not stored.
-const AttrAllocatedSequenceID = "otelcol_lightning.allocated_sequence_id"
-
-func allocatedSequenceID(span ptrace.Span) (int, bool) {
-	v, ok := span.Attributes().Get(AttrAllocatedSequenceID)
-	if !ok || v.Type() != pcommon.ValueTypeInt || v.Int() <= 0 {
-		return 0, false
-	}
-	return int(v.Int()), true
 }
 
 // SequenceID returns the span's agentlightning.span_sequence_id (span

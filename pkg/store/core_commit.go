@@ -36,7 +36,7 @@ type groupRequest struct {
 	// the group in one global order before any fn runs (see commitGroup).
 	rollouts []string
 	fn       func(Tx) error
-	done  chan error // buffered: the writer never blocks on a caller that left
+	done     chan error // buffered: the writer never blocks on a caller that left
 }
 
 type groupCommitter struct {
