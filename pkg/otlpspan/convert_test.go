@@ -3,6 +3,7 @@ package otlpspan
 import (
 	"encoding/json"
 	"math"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -442,3 +443,20 @@ func TestConvertStatusCodes(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// Small non-negative ints (token ids) are shared values, equal to what a
+// fresh conversion gives; others are converted as before.
+func TestIntValueInterning(t *testing.T) {
+	for _, n := range []int64{0, 7, 151935, 1<<18 - 1, 1 << 18, -3, 1 << 40} {
+		want := json.Number(strconv.FormatInt(n, 10))
+		if got := IntValue(n); got != any(want) {
+			t.Errorf("IntValue(%d) = %#v, want %#v", n, got, want)
+		}
+		if got := IntValue(n); got != any(want) {
+			t.Errorf("IntValue(%d) the second time = %#v, want %#v", n, got, want)
+		}
+	}
+	if allocs := testing.AllocsPerRun(100, func() { _ = IntValue(4242) }); allocs != 0 {
+		t.Errorf("a seen token id allocates %v times, want 0", allocs)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 
@@ -31,7 +32,7 @@ func ConvertValue(v pcommon.Value) any {
 	case pcommon.ValueTypeBool:
 		return v.Bool()
 	case pcommon.ValueTypeInt:
-		return json.Number(strconv.FormatInt(v.Int(), 10))
+		return IntValue(v.Int())
 	case pcommon.ValueTypeDouble:
 		return FloatValue(v.Double())
 	case pcommon.ValueTypeSlice:
@@ -52,6 +53,28 @@ func ConvertValue(v pcommon.Value) any {
 	default:
 		return nil
 	}
+}
+
+// internedInts holds the json.Number of each small non-negative integer
+// once it has been seen. Token ids are such integers, hundreds per LLM span
+// and drawn from one vocabulary (up to ~250k ids): sharing their values
+// spares two allocations per id (the digits and the boxed string) and
+// keeps span copies several times smaller. Entries are filled on first use,
+// so only the ids that occur take memory.
+var internedInts [1 << 18]atomic.Pointer[any]
+
+// IntValue returns n as the json.Number attribute value ConvertValue gives
+// an OTLP int, shared for small non-negative n.
+func IntValue(n int64) any {
+	if n < 0 || n >= int64(len(internedInts)) {
+		return json.Number(strconv.FormatInt(n, 10))
+	}
+	if p := internedInts[n].Load(); p != nil {
+		return *p
+	}
+	v := any(json.Number(strconv.FormatInt(n, 10)))
+	internedInts[n].Store(&v) // a racing store holds an equal value
+	return v
 }
 
 // FloatValue returns f as a json.Number written as Python's repr writes a

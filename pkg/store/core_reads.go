@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 )
@@ -42,19 +43,61 @@ func (c *Core) QueryRollouts(ctx context.Context, q RolloutQuery) (model.Paginat
 // QuerySpans filters one rollout's spans. The rollout (and attempt, when
 // given) scope is ANDed on top of the filters whatever the filter logic.
 func (c *Core) QuerySpans(ctx context.Context, q SpanQuery) (model.Paginated[model.Span], error) {
+	var items []model.Span
+	var total int
+	err := c.querySpans(ctx, &q, func(tx Tx, f Filter) (err error) {
+		items, total, err = tx.QuerySpans(f, q.Page)
+		return err
+	})
+	return paginated(items, total, q.Page), err
+}
+
+// RawSpanTx is implemented by backends whose stored span documents are the
+// JSON the API serves (the SQL backends store json.Marshal of the span), so
+// that a query can hand them out without decoding and encoding every span.
+type RawSpanTx interface {
+	QuerySpansRaw(f Filter, p Page) ([]json.RawMessage, int, error)
+}
+
+// QuerySpansRaw is QuerySpans answering each span as its JSON encoding: the
+// stored document itself where the backend keeps it verbatim (RawSpanTx).
+func (c *Core) QuerySpansRaw(ctx context.Context, q SpanQuery) (model.Paginated[json.RawMessage], error) {
+	var items []json.RawMessage
+	var total int
+	err := c.querySpans(ctx, &q, func(tx Tx, f Filter) (err error) {
+		if raw, ok := tx.(RawSpanTx); ok {
+			items, total, err = raw.QuerySpansRaw(f, q.Page)
+			return err
+		}
+		spans, n, err := tx.QuerySpans(f, q.Page)
+		if err != nil {
+			return err
+		}
+		items, total = make([]json.RawMessage, len(spans)), n
+		for i := range spans {
+			if items[i], err = json.Marshal(spans[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return paginated(items, total, q.Page), err
+}
+
+// querySpans validates q, applies its defaults and runs read with the
+// filter it describes in one read transaction.
+func (c *Core) querySpans(ctx context.Context, q *SpanQuery, read func(Tx, Filter) error) error {
 	c.maybeScan(ctx)
 	if q.SortBy == nil {
 		q.SortBy = model.Ptr("sequence_id")
 	}
 	if err := validatePage(q.Page, spanFields); err != nil {
-		return model.Paginated[model.Span]{}, err
+		return err
 	}
 	if err := validateLogic(q.FilterLogic); err != nil {
-		return model.Paginated[model.Span]{}, err
+		return err
 	}
-	var items []model.Span
-	var total int
-	err := c.view(ctx, func(tx Tx) error {
+	return c.view(ctx, func(tx Tx) error {
 		attemptID := q.AttemptID
 		if attemptID != nil && *attemptID == LatestAttempt {
 			latest, err := tx.LatestAttempts([]string{q.RolloutID})
@@ -63,7 +106,7 @@ func (c *Core) QuerySpans(ctx context.Context, q SpanQuery) (model.Paginated[mod
 			}
 			attemptID = model.Ptr(latest[q.RolloutID].AttemptID)
 		}
-		f := Filter{
+		return read(tx, Filter{
 			Must: concat(exact("rollout_id", &q.RolloutID), exact("attempt_id", attemptID)),
 			Pool: concat(
 				exact("trace_id", q.TraceID), substring("trace_id", q.TraceIDContains),
@@ -72,12 +115,8 @@ func (c *Core) QuerySpans(ctx context.Context, q SpanQuery) (model.Paginated[mod
 				exact("name", q.Name), substring("name", q.NameContains),
 			),
 			Logic: q.FilterLogic,
-		}
-		var err error
-		items, total, err = tx.QuerySpans(f, q.Page)
-		return err
+		})
 	})
-	return paginated(items, total, q.Page), err
 }
 
 // QueryResources lists resource snapshots; both id conditions are ANDed.

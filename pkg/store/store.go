@@ -32,6 +32,8 @@ type Store interface {
 	IngestSpans(ctx context.Context, items []IngestItem) (IngestResult, error)
 	NextSequenceIDs(ctx context.Context, keys []SequenceKey) ([]int, error)
 	QuerySpans(ctx context.Context, q SpanQuery) (model.Paginated[model.Span], error)
+	// QuerySpansRaw is QuerySpans with each span as its JSON encoding.
+	QuerySpansRaw(ctx context.Context, q SpanQuery) (model.Paginated[json.RawMessage], error)
 
 	// WaitForRollouts returns the finished rollouts among ids; timeout < 0
 	// waits until the context ends.

@@ -1,6 +1,7 @@
 package storeapi
 
 import (
+	"encoding/json"
 	"net/http"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
@@ -49,8 +50,10 @@ func (h *handler) querySpans(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	serveQuery(h, w, r, q, &spanQuery{}, "sequence_id", func(b *spanQuery, pg store.Page) (model.Paginated[model.Span], error) {
-		return h.store.QuerySpans(r.Context(), store.SpanQuery{
+	serveQuery(h, w, r, q, &spanQuery{}, "sequence_id", func(b *spanQuery, pg store.Page) (model.Paginated[json.RawMessage], error) {
+		// Spans are served as the store's documents where it keeps them
+		// verbatim, without decoding and encoding them again.
+		return h.store.QuerySpansRaw(r.Context(), store.SpanQuery{
 			RolloutID:        b.RolloutID,
 			AttemptID:        b.AttemptID,
 			TraceID:          b.TraceID,

@@ -39,6 +39,10 @@ type tripletProcessor struct {
 	events      *eventStore
 	unsubscribe func()
 	stop        chan struct{}
+	// wake runs the completion check at once when the store reports an
+	// attempt ended, instead of at the next tick: a trainer waits for those
+	// triplets.
+	wake chan struct{}
 	wg          sync.WaitGroup
 
 	reportedBytes atomic.Int64 // buffer size last added to the buffered_bytes metric
@@ -58,6 +62,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*t
 	p := &tripletProcessor{
 		cfg: cfg, logger: set.Logger, next: next, builder: b,
 		buf: newBuffer(*cfg, time.Now), telemetry: tb, id: set.ID, events: events,
+		wake: make(chan struct{}, 1),
 	}
 	events.setListener(p.buf.markSpansDirty)
 	return p, nil
@@ -152,6 +157,10 @@ func (p *tripletProcessor) onStoredSpans(spans []model.Span) {
 func (p *tripletProcessor) onAttemptEvent(e store.AttemptEvent) {
 	if e.Status.Ended() {
 		p.buf.markStoreEnded(attemptKey{e.RolloutID, e.AttemptID})
+		select {
+		case p.wake <- struct{}{}:
+		default: // a check is already due
+		}
 	}
 }
 
@@ -201,6 +210,8 @@ func (p *tripletProcessor) run() {
 		case <-p.stop:
 			return
 		case <-t.C:
+			p.flush(context.Background(), false)
+		case <-p.wake:
 			p.flush(context.Background(), false)
 		}
 	}

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"cmp"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -134,6 +135,14 @@ func powerOfTwoAtMost(n int) int {
 func (t *tx) QuerySpans(f store.Filter, p store.Page) ([]model.Span, int, error) {
 	return queryPage[model.Span](t, &t.b.tables.spans, f, p)
 }
+
+// QuerySpansRaw returns the stored documents, which are json.Marshal of the
+// spans: checked to be JSON, not decoded.
+func (t *tx) QuerySpansRaw(f store.Filter, p store.Page) ([]json.RawMessage, int, error) {
+	return queryPage[json.RawMessage](t, &t.b.tables.spans, f, p)
+}
+
+var _ store.RawSpanTx = (*tx)(nil)
 
 func (t *tx) SeqRaise(rolloutID string, v int) error {
 	if v <= 0 {

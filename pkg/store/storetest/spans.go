@@ -416,6 +416,25 @@ func (s suite) testSpans(t *testing.T) {
 		assert.JSONEq(t, doc, mustJSON(t, stored[0]))
 	})
 
+	t.Run("raw spans are the bytes the decoded spans encode to", func(t *testing.T) {
+		f := s.fresh(t)
+		r := f.startRollout(`{}`)
+		sp, _ := extraSpan(t, r.RolloutID, r.Attempt.AttemptID, 7)
+		f.addSpan(sp)
+		plain := f.addSpan(model.Span{RolloutID: r.RolloutID, AttemptID: r.Attempt.AttemptID, SequenceID: 8, TraceID: "t",
+			SpanID: "plain", Name: "plain <&>", Attributes: model.Attributes{"ids": []any{json.Number("1"), json.Number("2")}, "f": json.Number("0.5")}})
+		require.NotNil(t, plain)
+		q := spanQuery(r.RolloutID)
+		decoded := f.querySpans(q)
+		raw, err := f.s.QuerySpansRaw(f.ctx, q)
+		require.NoError(t, err)
+		require.Len(t, raw.Items, len(decoded.Items))
+		assert.Equal(t, decoded.Total, raw.Total)
+		for i := range raw.Items {
+			assert.Equal(t, mustJSON(t, decoded.Items[i]), string(raw.Items[i]))
+		}
+	})
+
 	t.Run("spans share sequence ids and keep insertion order on ties", func(t *testing.T) {
 		f := s.fresh(t)
 		r := f.startRollout(`{}`)
