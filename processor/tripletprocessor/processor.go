@@ -3,6 +3,7 @@ package tripletprocessor
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,7 +44,7 @@ type tripletProcessor struct {
 	// attempt ended, instead of at the next tick: a trainer waits for those
 	// triplets.
 	wake chan struct{}
-	wg          sync.WaitGroup
+	wg   sync.WaitGroup
 
 	reportedBytes atomic.Int64 // buffer size last added to the buffered_bytes metric
 }
@@ -232,9 +233,18 @@ func (p *tripletProcessor) flush(ctx context.Context, all bool) {
 	if evicted > 0 {
 		p.logger.Warn("triplet buffer over its limit: attempts completed early or forgotten", zap.Int("attempts", evicted))
 	}
+	// Attempts are independent: build them on every core. Their writes meet
+	// in the store's group commit.
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
 	for _, j := range jobs {
-		p.complete(ctx, j)
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			p.complete(ctx, j)
+		})
 	}
+	wg.Wait()
 }
 
 func (p *tripletProcessor) complete(ctx context.Context, j job) {

@@ -558,3 +558,59 @@ func TestToolCallsFromChildSpans(t *testing.T) {
 	assert.Equal(t, "get_weather", resp.Message.ToolCalls[0].Function.Name)
 	assert.Equal(t, `{"city":"Paris"}`, resp.Message.ToolCalls[0].Function.Arguments)
 }
+
+// reads counts the span reads that return spans (not counts).
+type reads struct {
+	store.Store
+	mu    sync.Mutex
+	spans int
+}
+
+func (r *reads) QuerySpans(ctx context.Context, q store.SpanQuery) (model.Paginated[model.Span], error) {
+	if q.Page.Limit != 0 {
+		r.mu.Lock()
+		r.spans++
+		r.mu.Unlock()
+	}
+	return r.Store.QuerySpans(ctx, q)
+}
+
+type readsProvider struct {
+	provider
+	r *reads
+}
+
+func (p readsProvider) LightningStore() store.Store { return p.r }
+func (p readsProvider) SubscribeAttempts(fn func(store.AttemptEvent)) func() {
+	return p.s.(*store.Core).SubscribeAttempts(fn)
+}
+func (p readsProvider) SubscribeSpans(fn func([]model.Span)) func() {
+	return p.s.(*store.Core).SubscribeSpans(fn)
+}
+
+// In the common case (this process saw every span of the attempt
+// committed) the attempt is built from the cached copies: one count, no
+// span read.
+func TestCachedSpansSpareTheRead(t *testing.T) {
+	ctx := context.Background()
+	core := store.New(memstore.New(), store.Options{})
+	t.Cleanup(func() { _ = core.Close() })
+	r := &reads{Store: core}
+	cfg := fastConfig()
+	cfg.Completion.Settle = time.Hour
+	proc, err := NewFactory().CreateTraces(ctx, metadatatest.NewSettings(componenttest.NewTelemetry()), cfg, consumertest.NewNop())
+	require.NoError(t, err)
+	require.NoError(t, proc.Start(ctx, host{storeID: readsProvider{provider: provider{s: core}, r: r}}))
+	t.Cleanup(func() { _ = proc.Shutdown(ctx) })
+	h := &harness{proc: proc, core: core}
+	started, err := core.StartRollout(ctx, store.StartRolloutRequest{Input: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	run := agentRun{rollout: started.RolloutID, attempt: started.Attempt.AttemptID, base: time.Unix(1700000000, 0)}
+	h.export(t, run.children())
+	_, err = core.UpdateAttempt(ctx, run.rollout, store.LatestAttempt, store.AttemptUpdate{Status: store.To(model.AttemptSucceeded)})
+	require.NoError(t, err)
+	h.waitStored(t, run.rollout, run.attempt, func(ts []model.TripletRecord) bool { return len(ts) == 2 })
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	assert.Zero(t, r.spans, "built from the cache")
+}
