@@ -42,13 +42,17 @@ func TestLoadConfig(t *testing.T) {
 	}{
 		{
 			id: component.NewID(metadata.Type),
-			want: &Config{
-				TimeoutConfig:   exporterhelper.TimeoutConfig{Timeout: 5 * time.Second},
-				QueueConfig:     configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
-				RetryConfig:     configretry.NewDefaultBackOffConfig(),
-				Store:           component.MustNewID("lightningstore"),
-				UnknownRollouts: otlpspan.UnknownCreate,
-			},
+			want: func() *Config {
+				c := &Config{
+					TimeoutConfig:   exporterhelper.TimeoutConfig{Timeout: 5 * time.Second},
+					QueueConfig:     configoptional.Default(exporterhelper.NewDefaultQueueConfig()),
+					RetryConfig:     configretry.NewDefaultBackOffConfig(),
+					Store:           component.MustNewID("lightningstore"),
+					UnknownRollouts: otlpspan.UnknownCreate,
+				}
+				c.RetryConfig.Enabled = false // acknowledged means stored: no queue, no retry
+				return c
+			}(),
 		},
 		{
 			id: component.NewIDWithName(metadata.Type, "custom"),
@@ -129,4 +133,12 @@ func TestValidateNestedQueue(t *testing.T) {
 	cfg := loadConfig(t, component.NewIDWithName(metadata.Type, "custom"))
 	cfg.QueueConfig.Get().WaitForResult = true
 	assert.Error(t, confmap.Validate(cfg))
+}
+
+// The default exporter answers only after the commit: no queue, no retry
+// holding a sender's request.
+func TestDefaultConfigAcknowledgesAfterCommit(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	assert.False(t, cfg.QueueConfig.HasValue(), "no sending queue by default")
+	assert.False(t, cfg.RetryConfig.Enabled, "no retry by default")
 }

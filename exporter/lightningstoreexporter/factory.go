@@ -27,8 +27,18 @@ func NewFactory() exporter.Factory {
 func createDefaultConfig() component.Config {
 	return &Config{
 		TimeoutConfig:   exporterhelper.NewDefaultTimeoutConfig(),
-		QueueConfig:     configoptional.Some(exporterhelper.NewDefaultQueueConfig()),
-		RetryConfig:     configretry.NewDefaultBackOffConfig(),
+		// No queue and no retry unless configured: a write runs in the
+		// receiver's request, which is answered once its spans are committed
+		// (or answered "retry later"), so acknowledged means stored. A
+		// sending_queue section turns on exporterhelper's queue (with its
+		// defaults), e.g. on file_storage to keep acknowledging through a
+		// store outage.
+		QueueConfig: configoptional.Default(exporterhelper.NewDefaultQueueConfig()),
+		RetryConfig: func() configretry.BackOffConfig {
+			c := configretry.NewDefaultBackOffConfig()
+			c.Enabled = false
+			return c
+		}(),
 		Store:           defaultStoreExtension,
 		UnknownRollouts: otlpspan.UnknownCreate,
 	}
