@@ -24,7 +24,9 @@ type attemptKey struct{ rollout, attempt string }
 // while they fit, copies of them.
 type attemptState struct {
 	key   attemptKey
-	index map[string]struct{} // ids of the spans noted since the last build
+	// ids of the spans noted, for the late log events (b.spans) and the
+	// count; the store publishes each span once, so a slice is enough.
+	ids []string
 	bytes int                 // estimated memory: state, ids and copies
 
 	// spans caches copies of the committed spans, so that building rarely
@@ -84,7 +86,7 @@ type buffer struct {
 // Estimated memory of the state of one attempt and of one span's entry.
 const (
 	stateBytes   = 256
-	spanRefBytes = 96
+	spanRefBytes = 80
 )
 
 func newBuffer(cfg Config, now func() time.Time) *buffer {
@@ -113,7 +115,7 @@ func (b *buffer) add(key attemptKey, spans []model.Span) addResult {
 	now := b.now()
 	a := b.attempts[key]
 	if a == nil {
-		a = &attemptState{key: key, index: map[string]struct{}{}, first: now}
+		a = &attemptState{key: key, first: now}
 		b.attempts[key] = a
 		b.bytes += stateBytes
 		a.bytes += stateBytes
@@ -135,7 +137,7 @@ func (b *buffer) add(key attemptKey, spans []model.Span) addResult {
 // max_buffered_spans, completing the oldest other attempts early to make
 // room), its copy while the copies fit max_buffered_mib.
 func (b *buffer) note(a *attemptState, s model.Span, size int, now time.Time, res *addResult) {
-	if len(a.index) >= b.cfg.Limits.MaxSpansPerAttempt {
+	if len(a.ids) >= b.cfg.Limits.MaxSpansPerAttempt {
 		a.truncated = true
 		res.overAttempt++
 		return
@@ -151,7 +153,7 @@ func (b *buffer) note(a *attemptState, s model.Span, size int, now time.Time, re
 			return
 		}
 	}
-	a.index[s.SpanID] = struct{}{}
+	a.ids = append(a.ids, s.SpanID)
 	a.bytes += spanRefBytes
 	b.bytes += spanRefBytes
 	b.spans[s.SpanID] = a.key
@@ -287,7 +289,7 @@ func (b *buffer) take(a *attemptState, trigger string, now time.Time) job {
 	j := job{key: a.key, trigger: trigger, late: a.completed(), spans: a.spans}
 	// After a build the copies are gone but the ids stay: the next build of
 	// the attempt reads the store.
-	j.cached = !a.uncached && !a.completed() && len(a.spans) == len(a.index)
+	j.cached = !a.uncached && !a.completed() && len(a.spans) == len(a.ids)
 	a.revision++
 	a.dirty = false
 	a.completedAt = now
@@ -307,10 +309,10 @@ func (b *buffer) compact(a *attemptState) {
 // forget drops an attempt; it returns the span ids freed.
 func (b *buffer) forget(key attemptKey) int {
 	a := b.attempts[key]
-	for id := range a.index {
+	for _, id := range a.ids {
 		delete(b.spans, id)
 	}
-	n := len(a.index)
+	n := len(a.ids)
 	b.total -= n
 	b.bytes -= a.bytes
 	delete(b.attempts, key)

@@ -101,6 +101,14 @@ type LimitsConfig struct {
 	// not fit is not cached and its attempt is read back from the store. It
 	// also bounds the GenAI log events waiting for their spans. Default: 64.
 	MaxBufferedMiB int `mapstructure:"max_buffered_mib"`
+	// GoMemoryLimitMiB is the Go runtime's soft memory limit the processor
+	// sets when it starts, unless the GOMEMLIMIT environment variable sets
+	// one: 0 (default) derives it from the limits above (what they let the
+	// processor hold plus 128 MiB for the rest of the collector: 271 MiB
+	// with the defaults), so the garbage collector works harder as the heap
+	// nears what the configuration allows instead of letting it double; -1
+	// leaves the runtime alone; a positive value is used as is.
+	GoMemoryLimitMiB int `mapstructure:"go_memory_limit_mib"`
 
 	_ struct{}
 }
@@ -135,6 +143,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxSpansPerAttempt <= 0 || c.Limits.MaxBufferedSpans <= 0 || c.Limits.MaxBufferedMiB <= 0 {
 		errs = append(errs, errors.New("limits: max_spans_per_attempt, max_buffered_spans and max_buffered_mib must be positive"))
+	}
+	if c.Limits.GoMemoryLimitMiB < -1 {
+		errs = append(errs, fmt.Errorf("limits.go_memory_limit_mib: must be -1 (leave the runtime alone), 0 (derived) or a size in MiB, got %d", c.Limits.GoMemoryLimitMiB))
 	}
 	return errors.Join(errs...)
 }

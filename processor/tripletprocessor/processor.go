@@ -82,6 +82,10 @@ func (p *tripletProcessor) Start(_ context.Context, host component.Host) error {
 		return err
 	}
 	p.st = st
+	if limit, set := applyGoMemoryLimit(p.cfg.Limits); set {
+		p.logger.Info("Go memory limit set from the triplet processor's limits (set GOMEMLIMIT or limits.go_memory_limit_mib to change it)",
+			zap.Int64("limit_mib", limit>>20))
+	}
 	unsubscribe := []func(){attempts.SubscribeAttempts(p.onAttemptEvent), spans.SubscribeSpans(p.onStoredSpans)}
 	p.unsubscribe = func() {
 		for _, u := range unsubscribe {

@@ -78,31 +78,31 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorTripletBufferedBytes, err = builder.meter.Int64UpDownCounter(
 		"otelcol_processor_triplet_buffered_bytes",
-		metric.WithDescription("Estimated memory held by the spans kept for triplet building (bounded by limits.max_buffered_mib). [Development]"),
+		metric.WithDescription("Estimated memory the triplet processor holds for open and recently built attempts (states, span ids, and span copies cached within limits.max_buffered_mib). [Development]"),
 		metric.WithUnit("By"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorTripletBufferedSpans, err = builder.meter.Int64UpDownCounter(
 		"otelcol_processor_triplet_buffered_spans",
-		metric.WithDescription("Spans currently kept in memory for triplet building. [Development]"),
+		metric.WithDescription("Span ids of stored spans the triplet processor currently follows (bounded by limits.max_buffered_spans). [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorTripletBuildFailures, err = builder.meter.Int64Counter(
 		"otelcol_processor_triplet_build_failures",
-		metric.WithDescription("Attempts whose triplets could not be built or sent downstream, by reason. [Development]"),
+		metric.WithDescription("Attempts whose triplets could not be built (build), or whose spans could not be read (read) or triplets written (store) to the store, by reason; read and store are retried. [Development]"),
 		metric.WithUnit("{attempt}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorTripletSpansDropped, err = builder.meter.Int64Counter(
 		"otelcol_processor_triplet_spans_dropped",
-		metric.WithDescription("Spans passed downstream but not kept for triplet building, by reason (attempt_limit, memory_pressure). [Development]"),
+		metric.WithDescription("Stored spans the triplet processor did not follow, by reason (attempt_limit, memory_pressure). [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)
 	builder.ProcessorTripletTripletsEmitted, err = builder.meter.Int64Counter(
 		"otelcol_processor_triplet_triplets_emitted",
-		metric.WithDescription("Triplet spans (agentlightning.triplet) sent downstream. [Development]"),
+		metric.WithDescription("Triplets written to the store. [Development]"),
 		metric.WithUnit("{triplet}"),
 	)
 	errs = errors.Join(errs, err)

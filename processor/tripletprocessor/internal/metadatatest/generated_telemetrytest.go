@@ -56,7 +56,7 @@ func AssertEqualProcessorTripletAttemptsRecomputed(t *testing.T, tt *componentte
 func AssertEqualProcessorTripletBufferedBytes(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_triplet_buffered_bytes",
-		Description: "Estimated memory held by the spans kept for triplet building (bounded by limits.max_buffered_mib). [Development]",
+		Description: "Estimated memory the triplet processor holds for open and recently built attempts (states, span ids, and span copies cached within limits.max_buffered_mib). [Development]",
 		Unit:        "By",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -72,7 +72,7 @@ func AssertEqualProcessorTripletBufferedBytes(t *testing.T, tt *componenttest.Te
 func AssertEqualProcessorTripletBufferedSpans(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_triplet_buffered_spans",
-		Description: "Spans currently kept in memory for triplet building. [Development]",
+		Description: "Span ids of stored spans the triplet processor currently follows (bounded by limits.max_buffered_spans). [Development]",
 		Unit:        "{span}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -88,7 +88,7 @@ func AssertEqualProcessorTripletBufferedSpans(t *testing.T, tt *componenttest.Te
 func AssertEqualProcessorTripletBuildFailures(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_triplet_build_failures",
-		Description: "Attempts whose triplets could not be built or sent downstream, by reason. [Development]",
+		Description: "Attempts whose triplets could not be built (build), or whose spans could not be read (read) or triplets written (store) to the store, by reason; read and store are retried. [Development]",
 		Unit:        "{attempt}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -104,7 +104,7 @@ func AssertEqualProcessorTripletBuildFailures(t *testing.T, tt *componenttest.Te
 func AssertEqualProcessorTripletSpansDropped(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_triplet_spans_dropped",
-		Description: "Spans passed downstream but not kept for triplet building, by reason (attempt_limit, memory_pressure). [Development]",
+		Description: "Stored spans the triplet processor did not follow, by reason (attempt_limit, memory_pressure). [Development]",
 		Unit:        "{span}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -120,7 +120,7 @@ func AssertEqualProcessorTripletSpansDropped(t *testing.T, tt *componenttest.Tel
 func AssertEqualProcessorTripletTripletsEmitted(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_triplet_triplets_emitted",
-		Description: "Triplet spans (agentlightning.triplet) sent downstream. [Development]",
+		Description: "Triplets written to the store. [Development]",
 		Unit:        "{triplet}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
