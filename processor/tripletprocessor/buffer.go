@@ -23,11 +23,11 @@ type attemptKey struct{ rollout, attempt string }
 // attemptState is where one attempt stands, with the ids of its spans and,
 // while they fit, copies of them.
 type attemptState struct {
-	key   attemptKey
+	key attemptKey
 	// ids of the spans noted, for the late log events (b.spans) and the
 	// count; the store publishes each span once, so a slice is enough.
-	ids []string
-	bytes int                 // estimated memory: state, ids and copies
+	ids   []string
+	bytes int // estimated memory: state, ids and copies
 
 	// spans caches copies of the committed spans, so that building rarely
 	// has to read them back; uncached is set once a copy did not fit
