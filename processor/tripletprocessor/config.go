@@ -104,10 +104,10 @@ type LimitsConfig struct {
 	// GoMemoryLimitMiB is the Go runtime's soft memory limit the processor
 	// sets when it starts, unless the GOMEMLIMIT environment variable sets
 	// one: 0 (default) derives it from the limits above (what they let the
-	// processor hold plus 128 MiB for the rest of the collector: 271 MiB
-	// with the defaults), so the garbage collector works harder as the heap
-	// nears what the configuration allows instead of letting it double; -1
-	// leaves the runtime alone; a positive value is used as is.
+	// processor hold, twice, plus 128 MiB for the rest of the collector:
+	// 414 MiB with the defaults), so the heap cannot double past what the
+	// configuration allows; -1 leaves the runtime alone; a positive value is
+	// used as is.
 	GoMemoryLimitMiB int `mapstructure:"go_memory_limit_mib"`
 
 	_ struct{}
