@@ -26,7 +26,7 @@ func NewFactory() exporter.Factory {
 
 func createDefaultConfig() component.Config {
 	return &Config{
-		TimeoutConfig:   exporterhelper.NewDefaultTimeoutConfig(),
+		TimeoutConfig: exporterhelper.NewDefaultTimeoutConfig(),
 		// No queue and no retry unless configured: a write runs in the
 		// receiver's request, which is answered once its spans are committed
 		// (or answered "retry later"), so acknowledged means stored. A
