@@ -32,8 +32,8 @@ const groupTxTimeout = 30 * time.Second
 type groupRequest struct {
 	ctx   context.Context
 	items int
-	// rollouts are the rollout rows fn locks (sorted, unique), locked by
-	// the group in one global order before any fn runs (see commitGroup).
+	// rollouts are the rollout rows fn locks; the group locks them all in
+	// one global order before any fn runs (see commitGroup).
 	rollouts []string
 	fn       func(Tx) error
 	done     chan error // buffered: the writer never blocks on a caller that left

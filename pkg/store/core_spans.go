@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"slices"
 
 	"go.uber.org/zap"
 
@@ -169,12 +168,11 @@ func (c *Core) heartbeat(tx Tx, r *model.Rollout, a *model.Attempt) error {
 // attempt gets one heartbeat.
 func (c *Core) IngestSpans(ctx context.Context, items []IngestItem) (IngestResult, error) {
 	var res IngestResult
-	rollouts := make([]string, 0, 4)
-	for _, it := range items {
-		rollouts = append(rollouts, it.Span.RolloutID)
+	// The group sorts and dedups the rollouts it locks (groupRollouts).
+	rollouts := make([]string, len(items))
+	for i, it := range items {
+		rollouts[i] = it.Span.RolloutID
 	}
-	slices.Sort(rollouts)
-	rollouts = slices.Compact(rollouts)
 	err := c.groupUpdate(ctx, len(items), rollouts, func(tx Tx) error {
 		var err error
 		res, err = c.ingest(tx, items)

@@ -251,19 +251,15 @@ func (p *tripletProcessor) flush(ctx context.Context, all bool) {
 	wg.Wait()
 }
 
+// complete builds an attempt from every span the store holds for it, so a
+// build after a restart, an eviction or a late span is never built from less
+// than what is stored, and writes the triplets at the store's next revision.
+// A failed read or write is retried on a later tick.
 func (p *tripletProcessor) complete(ctx context.Context, j job) {
 	p.telemetry.ProcessorTripletAttemptsCompleted.Add(ctx, 1, metric.WithAttributes(attribute.String("trigger", j.trigger)))
 	if j.late {
 		p.telemetry.ProcessorTripletAttemptsRecomputed.Add(ctx, 1)
 	}
-	p.completeFromStore(ctx, j)
-}
-
-// completeFromStore builds an attempt from every span the store holds for
-// it, so a build after a restart, an eviction or a late span is never built
-// from less than what is stored, and writes the triplets at the store's next
-// revision. A failed read or write is retried on a later tick.
-func (p *tripletProcessor) completeFromStore(ctx context.Context, j job) {
 	spans, err := p.attemptSpans(ctx, j)
 	if err != nil {
 		p.buf.retry(j.key)

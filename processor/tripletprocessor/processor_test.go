@@ -489,17 +489,18 @@ func (f *flaky) ReplaceTriplets(ctx context.Context, rolloutID, attemptID string
 	return f.Store.ReplaceTriplets(ctx, rolloutID, attemptID, revision, ts)
 }
 
-// flakyProvider reports the real store's events and hands out the flaky one.
-type flakyProvider struct {
+// overrideProvider reports the real store's events and hands out another
+// store (a wrapper of it) to the processor.
+type overrideProvider struct {
 	provider
-	f *flaky
+	st store.Store
 }
 
-func (p flakyProvider) LightningStore() store.Store { return p.f }
-func (p flakyProvider) SubscribeAttempts(fn func(store.AttemptEvent)) func() {
+func (p overrideProvider) LightningStore() store.Store { return p.st }
+func (p overrideProvider) SubscribeAttempts(fn func(store.AttemptEvent)) func() {
 	return p.s.(*store.Core).SubscribeAttempts(fn)
 }
-func (p flakyProvider) SubscribeSpans(fn func([]model.Span)) func() {
+func (p overrideProvider) SubscribeSpans(fn func([]model.Span)) func() {
 	return p.s.(*store.Core).SubscribeSpans(fn)
 }
 
@@ -510,7 +511,7 @@ func TestTripletsRetriedWhenTheStoreRefuses(t *testing.T) {
 	tel := componenttest.NewTelemetry()
 	proc, err := NewFactory().CreateTraces(context.Background(), metadatatest.NewSettings(tel), fastConfig(), consumertest.NewNop())
 	require.NoError(t, err)
-	require.NoError(t, proc.Start(context.Background(), host{storeID: flakyProvider{provider: provider{s: core}, f: f}}))
+	require.NoError(t, proc.Start(context.Background(), host{storeID: overrideProvider{provider: provider{s: core}, st: f}}))
 	t.Cleanup(func() { _ = proc.Shutdown(context.Background()) })
 	h := &harness{proc: proc, core: core}
 	run := agentRun{rollout: "ro-1", attempt: "at-1", base: time.Unix(1700000000, 0)}
@@ -575,19 +576,6 @@ func (r *reads) QuerySpans(ctx context.Context, q store.SpanQuery) (model.Pagina
 	return r.Store.QuerySpans(ctx, q)
 }
 
-type readsProvider struct {
-	provider
-	r *reads
-}
-
-func (p readsProvider) LightningStore() store.Store { return p.r }
-func (p readsProvider) SubscribeAttempts(fn func(store.AttemptEvent)) func() {
-	return p.s.(*store.Core).SubscribeAttempts(fn)
-}
-func (p readsProvider) SubscribeSpans(fn func([]model.Span)) func() {
-	return p.s.(*store.Core).SubscribeSpans(fn)
-}
-
 // In the common case (this process saw every span of the attempt
 // committed) the attempt is built from the cached copies: one count, no
 // span read.
@@ -600,7 +588,7 @@ func TestCachedSpansSpareTheRead(t *testing.T) {
 	cfg.Completion.Settle = time.Hour
 	proc, err := NewFactory().CreateTraces(ctx, metadatatest.NewSettings(componenttest.NewTelemetry()), cfg, consumertest.NewNop())
 	require.NoError(t, err)
-	require.NoError(t, proc.Start(ctx, host{storeID: readsProvider{provider: provider{s: core}, r: r}}))
+	require.NoError(t, proc.Start(ctx, host{storeID: overrideProvider{provider: provider{s: core}, st: r}}))
 	t.Cleanup(func() { _ = proc.Shutdown(ctx) })
 	h := &harness{proc: proc, core: core}
 	started, err := core.StartRollout(ctx, store.StartRolloutRequest{Input: json.RawMessage(`{}`)})
