@@ -121,4 +121,15 @@ var migrations = []sqlstore.Migration{
 			   OR (doc::jsonb -> 'config' ->> 'unresponsive_seconds') IS NOT NULL`,
 		`CREATE INDEX rollouts_watched ON rollouts (watched, status, seq)`,
 	}},
+	{Version: 3, Name: "rollout reward for browsing", Statements: []string{
+		// See the SQLite schema: reward beside the rollout, indexes for the
+		// dashboard's keyset pages.
+		`ALTER TABLE rollouts ADD COLUMN reward DOUBLE PRECISION`,
+		`UPDATE rollouts SET reward = (SELECT (t.doc::jsonb -> 'triplet' ->> 'reward')::double precision FROM triplets t
+			WHERE t.rollout_id = rollouts.rollout_id AND (t.doc::jsonb -> 'triplet' ->> 'reward') IS NOT NULL
+			ORDER BY t.revision DESC, t.idx DESC, t.seq DESC LIMIT 1)`,
+		`CREATE INDEX rollouts_start ON rollouts (start_time, seq)`,
+		`CREATE INDEX rollouts_status_start ON rollouts (status, start_time, seq)`,
+		`CREATE INDEX rollouts_reward ON rollouts (reward, seq) WHERE reward IS NOT NULL`,
+	}},
 }

@@ -29,6 +29,7 @@ const (
 	stmtSetTripletRevision
 	stmtDeleteTriplets
 	stmtInsertTriplet
+	stmtSetRolloutReward
 	stmtTripletsOfAttempt
 	stmtTripletsOfRollout
 	stmtInsertMessage
@@ -116,6 +117,7 @@ func buildQueries(d Dialect) queries {
 	set(stmtDeleteTriplets, `DELETE FROM triplets WHERE rollout_id = ? AND attempt_id = ?`, false)
 	set(stmtInsertTriplet, `INSERT INTO triplets (rollout_id, attempt_id, revision, idx, span_id, doc)
 		VALUES (?, ?, ?, ?, ?, ?)`, false)
+	set(stmtSetRolloutReward, `UPDATE rollouts SET reward = ? WHERE rollout_id = ?`, false)
 	set(stmtTripletsOfAttempt, `SELECT doc FROM triplets WHERE rollout_id = ? AND attempt_id = ? ORDER BY idx, seq`, false)
 	// Triplets of a whole rollout come attempt by attempt, in attempt order.
 	set(stmtTripletsOfRollout, `SELECT t.doc FROM triplets t

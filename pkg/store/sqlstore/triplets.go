@@ -51,6 +51,11 @@ func (t *tx) ReplaceTriplets(rolloutID, attemptID string, revision int, ts []mod
 			return false, t.wrap(op, err)
 		}
 	}
+	// The rollout's reward column (browsing, store.BrowseQuery) follows the
+	// triplets written last.
+	if _, err := t.exec(stmtSetRolloutReward, store.TripletsReward(ts), rolloutID); err != nil {
+		return false, t.wrap(op, err)
+	}
 	return true, nil
 }
 

@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Concurrency", s.testConcurrency},
 		{"TripletsAndMessages", s.testTriplets},
 		{"Statistics", s.testStatistics},
+		{"Browse", s.testBrowse},
 		{"Lifecycle", s.testLifecycle},
 	}
 	for _, g := range groups {
