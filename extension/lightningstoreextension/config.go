@@ -3,6 +3,7 @@ package lightningstoreextension // import "github.com/otelcol-lightning/otelcol-
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"time"
 
@@ -52,6 +53,22 @@ type Config struct {
 	// Lightning clients send their spans. The spans enter the traces pipeline
 	// of the lightningstore receiver attached to this extension.
 	Traces TracesConfig `mapstructure:"traces"`
+
+	// Dashboard is the web dashboard served at / on the API's port.
+	Dashboard DashboardConfig `mapstructure:"dashboard"`
+
+	_ struct{}
+}
+
+// DashboardConfig configures the web dashboard (pkg/dashboard).
+type DashboardConfig struct {
+	// Enabled serves the dashboard at / and its data under
+	// /v1/lightning/dashboard/. Default: true.
+	Enabled bool `mapstructure:"enabled"`
+	// MetricsEndpoint is the URL of the collector's own Prometheus metrics
+	// (service::telemetry), which the overview reads for ingest rates,
+	// queue fill and rejections. Empty: those figures are left out.
+	MetricsEndpoint string `mapstructure:"metrics_endpoint"`
 
 	_ struct{}
 }
@@ -182,6 +199,11 @@ func (c *Config) Validate() error {
 	case otlpspan.UnknownCreate, otlpspan.UnknownReject:
 	default:
 		errs = append(errs, fmt.Errorf("traces.unknown_rollouts: unknown policy %q, want %q or %q", c.Traces.UnknownRollouts, otlpspan.UnknownCreate, otlpspan.UnknownReject))
+	}
+	if ep := c.Dashboard.MetricsEndpoint; ep != "" {
+		if u, err := url.Parse(ep); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("dashboard.metrics_endpoint: want an http(s) URL, got %q", ep))
+		}
 	}
 	if c.Traces.MaxDecompressedSize <= 0 {
 		errs = append(errs, fmt.Errorf("traces.max_decompressed_size: must be positive, got %d", c.Traces.MaxDecompressedSize))

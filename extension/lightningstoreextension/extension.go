@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-lightning/otelcol-lightning/internal/traceshttp"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/dashboard"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
@@ -100,6 +101,12 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 	}
 
 	t.store, t.server, t.addr = core, server, ln.Addr()
+	if t.cfg.Dashboard.Enabled {
+		if err := t.mountDashboard(core); err != nil {
+			t.store, t.server = nil, nil
+			return errors.Join(err, ln.Close(), core.Close())
+		}
+	}
 	t.served = make(chan struct{})
 	go func() {
 		defer close(t.served)
@@ -109,6 +116,31 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 	}()
 	t.logger.Info("Agent Lightning store API started",
 		zap.String("endpoint", ln.Addr().String()), zap.String("backend", t.cfg.Store.Backend))
+	return nil
+}
+
+// mountDashboard mounts the web dashboard on the API's mux. With auth
+// configured, the shell (the page and its scripts, the same bytes for
+// everyone, no data) is served ahead of the authenticator so that a browser
+// can load the login form; every data route stays behind TLS and auth.
+func (t *lightningStore) mountDashboard(core *store.Core) error {
+	err := dashboard.Register(t.Handle, core, dashboard.Options{
+		MetricsURL: t.cfg.Dashboard.MetricsEndpoint,
+		Logger:     t.logger,
+	})
+	if err != nil {
+		return fmt.Errorf("mount the dashboard: %w", err)
+	}
+	if t.cfg.Auth.HasValue() {
+		shell, authed := dashboard.ShellHandler(), t.server.Handler
+		t.server.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if dashboard.IsShell(r) {
+				shell.ServeHTTP(w, r)
+				return
+			}
+			authed.ServeHTTP(w, r)
+		})
+	}
 	return nil
 }
 

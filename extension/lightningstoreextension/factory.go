@@ -41,6 +41,7 @@ func createDefaultConfig() component.Config {
 			Unlabeled:      otlpspan.UnlabeledAuto,
 			AutoRolloutKey: otlpspan.AutoKeyTraceID,
 		},
+		Dashboard: DashboardConfig{Enabled: true},
 		Traces: TracesConfig{
 			Unlabeled:           otlpspan.UnlabeledDrop,
 			UnknownRollouts:     otlpspan.UnknownCreate,
