@@ -3,15 +3,21 @@ package e2e
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/otelcol-lightning/otelcol-lightning/internal/llmmock"
 )
 
 // span is one span of a synthetic OTLP/JSON request (times in seconds from
@@ -133,6 +139,16 @@ func seedDiagnosisRollouts(t *testing.T, c *collector) map[string]string {
 	postSpans(t, c, "ro-diag-running", "at-diag-running", "44444444444444444444444444444444", []synthSpan{
 		chatCall("4444444444444401", "", 0, "Still thinking?"),
 	})
+	// The diagnosis of a reward that matched no call needs the (unrewarded)
+	// triplets built.
+	for _, id := range []string{"ro-diag-unmatched", "ro-diag-xss"} {
+		eventually(t, dataTimeout, func() error {
+			if len(apiTriplets(t, c, id)) == 0 {
+				return notYet("no triplets yet for %s", id)
+			}
+			return nil
+		})
+	}
 	return map[string]string{
 		"no_llm_call":             "ro-diag-nollm",
 		"reward_matched_no_call":  "ro-diag-unmatched",
@@ -507,4 +523,193 @@ func countLines(t *testing.T, r io.Reader) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestDashboardSecure runs the collector with config/secure.yaml: the shell
+// (the page and its scripts, no data) loads without the token so that the
+// browser can ask for it; every data route answers 401 without it; the
+// page, given the token, shows the store's data.
+func TestDashboardSecure(t *testing.T) {
+	requireBinary(t)
+	certFile, keyFile, pool := selfSigned(t)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	m := launch(t, t.TempDir(), launchSpec{
+		configs: []string{filepath.Join(configDir, "secure.yaml")},
+		env:     secureEnv(certFile, keyFile),
+		scheme:  "https", client: client, authToken: secureToken,
+	})
+	base := "https://" + m.APIAddr
+	get := func(path, token string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	// Data to hide: a rollout whose id must not leak.
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/agl/rollouts", strings.NewReader(`{"input":{"secret":"s3cr3t-input"}}`))
+	req.Header.Set("Authorization", "Bearer "+secureToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var created struct {
+		RolloutID string `json:"rollout_id"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&created); err != nil || resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create rollout: %d %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+
+	for _, path := range []string{"/", "/ui/app.js", "/ui/style.css"} {
+		status, body := get(path, "")
+		if status != http.StatusOK {
+			t.Errorf("GET %s without token: %d, want the shell", path, status)
+		}
+		if strings.Contains(body, created.RolloutID) || strings.Contains(body, "s3cr3t") {
+			t.Errorf("GET %s without token leaks stored data", path)
+		}
+	}
+	dataRoutes := []string{
+		"/v1/lightning/dashboard/overview", "/v1/lightning/dashboard/rollouts",
+		"/v1/lightning/dashboard/rollouts/" + created.RolloutID, "/v1/lightning/dashboard/resources",
+		"/v1/lightning/dashboard/workers", "/v1/lightning/export?format=sft", "/v1/agl/rollouts",
+	}
+	for _, path := range dataRoutes {
+		if status, body := get(path, ""); status != http.StatusUnauthorized {
+			t.Errorf("GET %s without token: %d %.100s, want 401", path, status, body)
+		}
+		if status, _ := get(path, "wrong-token"); status != http.StatusUnauthorized {
+			t.Errorf("GET %s with a wrong token: %d, want 401", path, status)
+		}
+		if status, _ := get(path, secureToken); status != http.StatusOK {
+			t.Errorf("GET %s with the token: %d, want 200", path, status)
+		}
+	}
+	// Only GET and HEAD of the shell skip the authenticator.
+	for _, method := range []string{http.MethodPost, http.MethodDelete} {
+		req, _ := http.NewRequest(method, base+"/", nil)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s / without token: %d, want 401", method, resp.StatusCode)
+		}
+	}
+
+	b := newBrowser(t, true)
+	b.run(chromedp.Navigate(base + "/#/overview"))
+	b.waitText(`#login`, func(string) bool { return b.eval(`document.getElementById('login').hidden`) == "false" })
+	if got := b.eval(`document.getElementById('view').textContent`); got != "" {
+		t.Errorf("view shows %q before the token is given", got)
+	}
+	b.screenshot("secure-login")
+	// A wrong token is refused and asked again.
+	b.eval(`document.getElementById('token').value = 'wrong'; document.getElementById('login').requestSubmit()`)
+	b.waitText(`#login-error`, func(s string) bool { return strings.Contains(s, "refused") })
+	b.eval(`document.getElementById('token').value = ` + strconv.Quote(secureToken) + `; document.getElementById('login').requestSubmit()`)
+	b.waitText(`[data-k="total_rollouts"]`, func(s string) bool { return digits(s) == "1" })
+	if got := b.eval(`sessionStorage.getItem('lightning.token')`); got != secureToken {
+		t.Errorf("token kept as %q", got)
+	}
+	b.screenshot("secure-overview")
+}
+
+// TestDashboardAPO runs the APO example (config/trainer-apo.yaml, the
+// arithmetic agent against the mock LLM) and checks the Algorithm,
+// Resources and Overview pages against the algorithm's report and the
+// store.
+func TestDashboardAPO(t *testing.T) {
+	requireBinary(t)
+	agent, llm := buildAgent(t), startMockLLM(t)
+	m := launch(t, t.TempDir(), launchSpec{
+		configs: []string{filepath.Join(configDir, "trainer-apo.yaml")},
+		replace: true,
+		env: []string{
+			"LIGHTNING_AGENT=" + agent,
+			"LIGHTNING_LLM_ENDPOINT=" + llm,
+			"LIGHTNING_APO_TRAIN=" + filepath.Join(repoRoot, "examples", "apo", "train.jsonl"),
+			"LIGHTNING_APO_VAL=" + filepath.Join(repoRoot, "examples", "apo", "val.jsonl"),
+		},
+	})
+	c := m.collector
+	st := waitAlgorithm(t, c)
+
+	b := newBrowser(t, false)
+	b.open("http://" + c.APIAddr + "/#/algorithm")
+	b.eval(`document.getElementById('live').checked = false`)
+	if got := b.text(`[data-k="algorithm-name"]`); got != st.Name {
+		t.Errorf("algorithm %q, report %q", got, st.Name)
+	}
+	if got := b.text(`[data-k="best-score"]`); got != shown(st.BestScore) {
+		t.Errorf("best score %s, report %s", got, shown(st.BestScore))
+	}
+	if got := b.text(`[data-k="baseline-score"]`); got != shown(st.BaselineScore) {
+		t.Errorf("baseline %s, report %s", got, shown(st.BaselineScore))
+	}
+	var scores []string
+	b.evalJSON(`[...document.querySelectorAll('[data-k="history"] [data-score]')].map(e => e.textContent)`, &scores)
+	if len(scores) != len(st.History) {
+		t.Fatalf("%d history rows, report has %d", len(scores), len(st.History))
+	}
+	for i, h := range st.History {
+		if s := h.Score; scores[i] != shown(&s) {
+			t.Errorf("history %d: score %s, report %s", i, scores[i], shown(&s))
+		}
+	}
+	var points int
+	b.evalJSON(`document.querySelectorAll('[data-k="algorithm-chart"] circle').length`, &points)
+	if points != len(st.History) {
+		t.Errorf("%d chart points, %d history entries", points, len(st.History))
+	}
+	b.screenshot("apo-algorithm")
+
+	// The prompt optimiser's rewrite: the seed against the best version.
+	var res page[struct {
+		ResourcesID string `json:"resources_id"`
+		Version     int    `json:"version"`
+	}]
+	getJSON(t, c.api("/v1/agl/resources?sort_by=update_time&sort_order=asc"), &res)
+	if len(res.Items) < 2 {
+		t.Fatalf("%d resources versions", len(res.Items))
+	}
+	b.show("#/resources?a=" + res.Items[0].ResourcesID + "&b=" + *st.BestResourcesID + "&name=system_prompt")
+	var added []string
+	b.evalJSON(`[...document.querySelectorAll('[data-k="diff"] .add')].map(e => e.textContent)`, &added)
+	if !strings.Contains(strings.Join(added, "\n"), llmmock.StepByStepInstruction) {
+		t.Errorf("diff seed → best adds %q, want the instruction %q", added, llmmock.StepByStepInstruction)
+	}
+	b.screenshot("apo-resources")
+
+	// The reward curve has a series per resources version the rollouts ran
+	// with, each point the mean of the rollouts' rewards.
+	b.show("#/overview")
+	var series []string
+	b.evalJSON(`[...new Set([...document.querySelectorAll('[data-k="reward-curve"] circle')].map(e => e.dataset.series))]`, &series)
+	var d struct {
+		RewardCurve struct {
+			Points []struct {
+				ResourcesID string `json:"resources_id"`
+			} `json:"points"`
+		} `json:"reward_curve"`
+	}
+	getJSON(t, c.api("/v1/lightning/dashboard/overview"), &d)
+	versions := map[string]bool{}
+	for _, p := range d.RewardCurve.Points {
+		versions[p.ResourcesID] = true
+	}
+	if len(series) != len(versions) || len(series) < 2 {
+		t.Errorf("reward curve series %v, versions with rewards %v", series, versions)
+	}
+	b.screenshot("apo-overview")
 }

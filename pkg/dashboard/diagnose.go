@@ -157,7 +157,9 @@ func Diagnose(in Input) []Finding {
 			Fix: "Emit the reward from the agent (agl.emit_reward, or a span with agentlightning.reward.0.name / " +
 				".value) before the attempt ends.",
 		})
-	case rewardSpans > 0 && rewarded == 0 && (calls > 0 || len(in.Triplets) > 0):
+	case rewardSpans > 0 && rewarded == 0 && len(in.Triplets) > 0:
+		// With triplets but none rewarded, the matching is what failed (no
+		// triplets at all is reported as such).
 		out = append(out, Finding{
 			Cause: CauseRewardUnmatched, Severity: SeverityError, Title: "Reward matched no LLM call",
 			Detail: fmt.Sprintf("%d span(s) carry a reward and %d LLM call(s) were found, but no triplet got a reward. "+

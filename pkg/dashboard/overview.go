@@ -26,7 +26,7 @@ type overviewDiagnostics struct {
 
 func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	bucket := 3600.0
+	bucket := 0.0 // chosen from the data
 	if b := r.URL.Query().Get("bucket"); b != "" {
 		v, err := strconv.ParseFloat(b, 64)
 		if err != nil {
@@ -45,7 +45,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	curve, err := s.store.RewardCurve(ctx, bucket)
+	curve, bucket, err := s.rewardCurve(r, bucket)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -62,6 +62,46 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 		"metrics":      s.metrics.read(ctx, s.opts.Now()),
 		"diagnostics":  diag,
 	})
+}
+
+// bucketLadder are the bucket widths the overview picks from when the page
+// does not ask for one: an hour unless the rewarded rollouts fall in a few
+// buckets (a short run) or in too many (a long one).
+var bucketLadder = []float64{1, 10, 60, 600, 3600, 86400}
+
+func (s *server) rewardCurve(r *http.Request, bucket float64) ([]store.RewardPoint, float64, error) {
+	if bucket != 0 {
+		curve, err := s.store.RewardCurve(r.Context(), bucket)
+		return curve, bucket, err
+	}
+	i := 4 // an hour
+	var tried [6]bool
+	for {
+		curve, err := s.store.RewardCurve(r.Context(), bucketLadder[i])
+		if err != nil {
+			return nil, 0, err
+		}
+		tried[i] = true
+		n := distinctBuckets(curve)
+		switch {
+		case n <= 3 && i > 0 && !tried[i-1]:
+			i--
+		case n > 300 && i < len(bucketLadder)-1 && !tried[i+1]:
+			i++
+		default:
+			return curve, bucketLadder[i], nil
+		}
+	}
+}
+
+func distinctBuckets(curve []store.RewardPoint) int {
+	n := 0
+	for i, p := range curve {
+		if i == 0 || p.Bucket != curve[i-1].Bucket {
+			n++
+		}
+	}
+	return n
 }
 
 // diagnosisSummary sums the findings of the latest attempts of the most

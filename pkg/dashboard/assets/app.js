@@ -112,8 +112,8 @@ async function overview() {
       card('spans', fmtNum(st.total_spans), 'total_spans'), card('triplets', fmtNum(st.total_triplets), 'total_triplets'),
       card('chat records', fmtNum(st.total_messages), 'total_messages'), card('resources', fmtNum(st.total_resources), 'total_resources'),
       card('workers', fmtNum(st.total_workers), 'total_workers')),
-    el('h2', {}, `Mean reward per ${d.reward_curve.bucket_seconds / 60}-minute bucket and resources version`),
-    lineChart(series, { xLabel: x => fmtTime(x).slice(5, 16), key: 'reward-curve' }), legend(series),
+    el('h2', {}, `Mean reward per ${fmtSeconds(d.reward_curve.bucket_seconds)} of rollout start, by resources version`),
+    lineChart(series, { xLabel: x => fmtTime(x).slice(5, 19), key: 'reward-curve' }), legend(series),
     metricsSection(d.metrics),
     el('h2', {}, `Why data is missing (latest attempt of the ${diag.sampled} most recent rollouts)`),
     Object.keys(diag.causes).length === 0
@@ -124,6 +124,13 @@ async function overview() {
           { label: 'example', cell: ([c]) => rolloutLink(diag.examples[c]) },
         ], Object.entries(diag.causes).sort((a, b) => b[1] - a[1]), { 'data-k': 'diagnosis-summary' }),
   );
+}
+
+function fmtSeconds(s) {
+  if (s >= 86400) return `${s / 86400} day`;
+  if (s >= 3600) return `${s / 3600} hour`;
+  if (s >= 60) return `${s / 60} minute`;
+  return `${s} second`;
 }
 
 const previousIngest = {};
