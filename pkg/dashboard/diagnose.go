@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -96,11 +97,16 @@ func Diagnose(in Input) []Finding {
 			Fix:    "Start a runner (or the trainer's dispatcher) that dequeues rollouts from this store.",
 		})
 	}
+	tokens := tripletTokens(in.Triplets)
 	var calls, rewardSpans, withoutTokens int
-	for _, p := range in.parsed {
-		if p.call != nil {
+	for i, p := range in.parsed {
+		if p.llm {
 			calls++
-			if len(p.call.PromptTokenIDs) == 0 || len(p.call.ResponseTokenIDs) == 0 {
+			has := tokens[in.Spans[i].SpanID]
+			if p.call != nil {
+				has = len(p.call.PromptTokenIDs) > 0 && len(p.call.ResponseTokenIDs) > 0
+			}
+			if !has {
 				withoutTokens++
 			}
 		}
@@ -207,6 +213,22 @@ func Diagnose(in Input) []Finding {
 			Detail: fmt.Sprintf("Only the first %d spans are read for this page.", maxSpans),
 			Fix:    "Read the spans through /v1/agl/spans/search with a limit and offset.",
 		})
+	}
+	return out
+}
+
+// tripletTokens tells, by span id, whether a call's triplet has both prompt
+// and response token ids.
+func tripletTokens(ts []model.TripletRecord) map[string]bool {
+	out := make(map[string]bool, len(ts))
+	for _, t := range ts {
+		var side struct {
+			TokenIDs []json.RawMessage `json:"token_ids"`
+		}
+		prompt := json.Unmarshal(t.Triplet.Prompt, &side) == nil && len(side.TokenIDs) > 0
+		side.TokenIDs = nil
+		response := json.Unmarshal(t.Triplet.Response, &side) == nil && len(side.TokenIDs) > 0
+		out[t.SpanID] = prompt && response
 	}
 	return out
 }

@@ -122,7 +122,7 @@ func (s *server) diagnosisSummary(r *http.Request) (*overviewDiagnostics, error)
 		ro := &page.Items[i].Rollout
 		in := Input{Rollout: ro}
 		if ro.Attempt != nil {
-			if in, err = s.load(r, ro, ro.Attempt); err != nil {
+			if in, err = s.load(r, ro, ro.Attempt, 0, 0); err != nil {
 				return nil, err
 			}
 		}

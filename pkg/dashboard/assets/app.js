@@ -245,7 +245,7 @@ async function rollout([id], params) {
     el('div', { class: 'cards' },
       card('status', r.status, 'rollout-status'), card('mode', r.mode || '—', 'rollout-mode'),
       card('resources', r.resources_id || '—', 'rollout-resources'), card('started', fmtTime(r.start_time)),
-      card('spans (attempt)', fmtNum(d.spans.length), 'span-count'), card('LLM calls', fmtNum(d.calls.length), 'call-count'),
+      card('spans (attempt)', fmtNum(d.spans.length), 'span-count'), card('LLM calls', fmtNum(d.call_total), 'call-count'),
       card('triplets', fmtNum(d.triplets.length), 'triplet-count')),
     el('h2', {}, 'Input'), el('pre', { 'data-k': 'input' }, JSON.stringify(r.input, null, 2)),
     el('h2', {}, 'Attempts'),
@@ -263,7 +263,8 @@ async function rollout([id], params) {
     waterfall(d, r.rollout_id),
     el('div', { id: 'span-detail' }),
     el('h2', {}, 'LLM calls'),
-    d.calls.length ? d.calls.map(callView) : el('p', { class: 'muted' }, 'No LLM call recognised.'),
+    d.calls.length ? el('div', { id: 'calls' }, d.calls.map(callView)) : el('p', { class: 'muted' }, 'No LLM call recognised.'),
+    d.call_total > d.calls.length ? moreCalls(r.rollout_id, d) : null,
     el('h2', {}, 'Triplets'),
     table([
       { label: '#', cell: t => t.index },
@@ -273,6 +274,22 @@ async function rollout([id], params) {
       { label: 'response tokens', cell: t => (t.response?.token_ids || []).length },
       { label: 'response', cell: t => contentText(t.response?.message?.content) },
     ], d.triplets, { 'data-k': 'triplets' }));
+}
+
+// moreCalls loads the next window of transcripts (the page gets 50 at a
+// time: they are most of a big attempt's bytes).
+function moreCalls(rolloutID, d) {
+  let offset = d.calls.length;
+  const button = el('button', { id: 'more-calls' }, `Show more calls (${d.call_total - offset} left)`);
+  button.addEventListener('click', async () => {
+    const q = new URLSearchParams({ attempt_id: d.attempt_id, calls_offset: offset, calls_limit: 50 });
+    const next = await getJSON(`${API}/rollouts/${encodeURIComponent(rolloutID)}?${q}`);
+    document.getElementById('calls').append(...next.calls.map(callView));
+    offset += next.calls.length;
+    if (offset >= next.call_total || next.calls.length === 0) button.remove();
+    else button.textContent = `Show more calls (${next.call_total - offset} left)`;
+  });
+  return button;
 }
 
 function timeline(a, t0, t1) {
