@@ -631,17 +631,7 @@ func TestDashboardSecure(t *testing.T) {
 // store.
 func TestDashboardAPO(t *testing.T) {
 	requireBinary(t)
-	agent, llm := buildAgent(t), startMockLLM(t)
-	m := launch(t, t.TempDir(), launchSpec{
-		configs: []string{filepath.Join(configDir, "trainer-apo.yaml")},
-		replace: true,
-		env: []string{
-			"LIGHTNING_AGENT=" + agent,
-			"LIGHTNING_LLM_ENDPOINT=" + llm,
-			"LIGHTNING_APO_TRAIN=" + filepath.Join(repoRoot, "examples", "apo", "train.jsonl"),
-			"LIGHTNING_APO_VAL=" + filepath.Join(repoRoot, "examples", "apo", "val.jsonl"),
-		},
-	})
+	m := launchAPO(t)
 	c := m.collector
 	st := waitAlgorithm(t, c)
 

@@ -393,10 +393,12 @@ func TestTrainerHTTPDispatchEvaluate(t *testing.T) {
 	}
 }
 
-func TestTrainerAPOExample(t *testing.T) {
-	requireBinary(t)
+// launchAPO runs the APO example: config/trainer-apo.yaml with the
+// arithmetic agent against the mock LLM.
+func launchAPO(t *testing.T) *managed {
+	t.Helper()
 	agent, llm := buildAgent(t), startMockLLM(t)
-	m := launch(t, t.TempDir(), launchSpec{
+	return launch(t, t.TempDir(), launchSpec{
 		configs: []string{filepath.Join(configDir, "trainer-apo.yaml")},
 		replace: true,
 		env: []string{
@@ -406,6 +408,11 @@ func TestTrainerAPOExample(t *testing.T) {
 			"LIGHTNING_APO_VAL=" + filepath.Join(repoRoot, "examples", "apo", "val.jsonl"),
 		},
 	})
+}
+
+func TestTrainerAPOExample(t *testing.T) {
+	requireBinary(t)
+	m := launchAPO(t)
 	c := m.collector
 	st := waitAlgorithm(t, c)
 	for _, h := range st.History {
