@@ -1127,8 +1127,8 @@ func TestBrowseUsesTheIndexes(t *testing.T) {
 	}
 	for q, index := range map[string]string{
 		`SELECT seq, reward, doc FROM rollouts WHERE (start_time < 5 OR (start_time = 5 AND seq < 3)) ORDER BY start_time DESC, seq DESC LIMIT 51`: "rollouts_start",
-		`SELECT seq, reward, doc FROM rollouts WHERE status IN ('failed') ORDER BY start_time DESC, seq DESC LIMIT 51`:                           "rollouts_status_start",
-		`SELECT seq, reward, doc FROM rollouts WHERE reward IS NOT NULL ORDER BY reward DESC, seq DESC LIMIT 51`:                                  "rollouts_reward",
+		`SELECT seq, reward, doc FROM rollouts WHERE status IN ('failed') ORDER BY start_time DESC, seq DESC LIMIT 51`:                             "rollouts_status_start",
+		`SELECT seq, reward, doc FROM rollouts WHERE reward IS NOT NULL ORDER BY reward DESC, seq DESC LIMIT 51`:                                   "rollouts_reward",
 	} {
 		p := plan(q)
 		assert.Contains(t, p, index, q)
