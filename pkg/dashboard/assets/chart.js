@@ -34,7 +34,10 @@ export function lineChart(series, { width = 760, height = 240, xLabel = (x) => S
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
     const sorted = [...s.points].sort((a, b) => a[0] - b[0]);
-    if (sorted.length > 1) {
+    // A series with several points at one x (candidates of a round) is a
+    // scatter; a line through them would mean nothing.
+    const oneYPerX = new Set(sorted.map(p => p[0])).size === sorted.length;
+    if (sorted.length > 1 && oneYPerX) {
       root.appendChild(svg('polyline', { fill: 'none', stroke: color, 'stroke-width': 2,
         points: sorted.map(p => `${sx(p[0])},${sy(p[1])}`).join(' ') }));
     }

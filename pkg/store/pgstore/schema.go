@@ -130,6 +130,6 @@ var migrations = []sqlstore.Migration{
 			ORDER BY t.revision DESC, t.idx DESC, t.seq DESC LIMIT 1)`,
 		`CREATE INDEX rollouts_start ON rollouts (start_time, seq)`,
 		`CREATE INDEX rollouts_status_start ON rollouts (status, start_time, seq)`,
-		`CREATE INDEX rollouts_reward ON rollouts (reward, seq) WHERE reward IS NOT NULL`,
+		`CREATE INDEX rollouts_reward ON rollouts (reward, seq, start_time, resources_id) WHERE reward IS NOT NULL`,
 	}},
 }

@@ -126,13 +126,14 @@ var migrations = []sqlstore.Migration{
 		// The dashboard filters and sorts rollouts by reward and pages them
 		// by start time at a million rows; the reward (the last non-null
 		// reward of the triplets written last) is kept beside the rollout
-		// so both are index range scans.
+		// so both are index range scans; rollouts_reward also covers the
+		// reward curve's GROUP BY (start time, resources version).
 		`ALTER TABLE rollouts ADD COLUMN reward REAL`,
 		`UPDATE rollouts SET reward = (SELECT json_extract(t.doc, '$.triplet.reward') FROM triplets t
 			WHERE t.rollout_id = rollouts.rollout_id AND json_extract(t.doc, '$.triplet.reward') IS NOT NULL
 			ORDER BY t.revision DESC, t.idx DESC, t.seq DESC LIMIT 1)`,
 		`CREATE INDEX rollouts_start ON rollouts (start_time, seq)`,
 		`CREATE INDEX rollouts_status_start ON rollouts (status, start_time, seq)`,
-		`CREATE INDEX rollouts_reward ON rollouts (reward, seq) WHERE reward IS NOT NULL`,
+		`CREATE INDEX rollouts_reward ON rollouts (reward, seq, start_time, resources_id) WHERE reward IS NOT NULL`,
 	}},
 }

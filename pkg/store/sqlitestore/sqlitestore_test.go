@@ -1002,7 +1002,14 @@ func TestWatchedRolloutsUseTheIndex(t *testing.T) {
 	db, err := sql.Open("sqlite", path)
 	require.NoError(t, err)
 	defer db.Close()
-	rows, err := db.Query(`EXPLAIN QUERY PLAN SELECT doc FROM rollouts WHERE watched = 1 AND status IN ('preparing', 'running') ORDER BY seq`)
+	plan := queryPlan(t, db, `SELECT doc FROM rollouts WHERE watched = 1 AND status IN ('preparing', 'running') ORDER BY seq`)
+	assert.Contains(t, plan, "rollouts_watched")
+}
+
+// queryPlan is SQLite's EXPLAIN QUERY PLAN of q, one step a line.
+func queryPlan(t *testing.T, db *sql.DB, q string) string {
+	t.Helper()
+	rows, err := db.Query(`EXPLAIN QUERY PLAN ` + q)
 	require.NoError(t, err)
 	defer rows.Close()
 	var plan []string
@@ -1012,7 +1019,8 @@ func TestWatchedRolloutsUseTheIndex(t *testing.T) {
 		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
 		plan = append(plan, detail)
 	}
-	assert.Contains(t, strings.Join(plan, "\n"), "rollouts_watched")
+	require.NoError(t, rows.Err())
+	return strings.Join(plan, "\n")
 }
 
 // A read that outlasts many commits (an export streaming a large dataset)
@@ -1112,26 +1120,25 @@ func TestBrowseUsesTheIndexes(t *testing.T) {
 	db, err := sql.Open("sqlite", path)
 	require.NoError(t, err)
 	defer db.Close()
-	plan := func(q string) string {
-		rows, err := db.Query(`EXPLAIN QUERY PLAN ` + q)
-		require.NoError(t, err)
-		defer rows.Close()
-		var out []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
-			out = append(out, detail)
-		}
-		return strings.Join(out, "\n")
-	}
 	for q, index := range map[string]string{
 		`SELECT seq, reward, doc FROM rollouts WHERE (start_time < 5 OR (start_time = 5 AND seq < 3)) ORDER BY start_time DESC, seq DESC LIMIT 51`: "rollouts_start",
 		`SELECT seq, reward, doc FROM rollouts WHERE status IN ('failed') ORDER BY start_time DESC, seq DESC LIMIT 51`:                             "rollouts_status_start",
 		`SELECT seq, reward, doc FROM rollouts WHERE reward IS NOT NULL ORDER BY reward DESC, seq DESC LIMIT 51`:                                   "rollouts_reward",
 	} {
-		p := plan(q)
+		p := queryPlan(t, db, q)
 		assert.Contains(t, p, index, q)
 		assert.NotContains(t, p, "TEMP B-TREE", q)
 	}
+}
+
+// The reward curve reads only the partial covering index.
+func TestRewardCurveUsesTheCoveringIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	require.NoError(t, openAt(t, path).Close())
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	defer db.Close()
+	plan := queryPlan(t, db, `SELECT FLOOR(start_time / 60) * 60, COALESCE(resources_id, ''), AVG(reward), COUNT(*)
+		FROM rollouts WHERE reward IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2`)
+	assert.Contains(t, plan, "COVERING INDEX rollouts_reward")
 }
