@@ -49,6 +49,7 @@ func main() {
 		n        = flag.Int("n", 200, "requests per route")
 		out      = flag.String("out", "", "write the results as Markdown to this file")
 		profile  = flag.String("cpuprofile", "", "write a CPU profile of the measurements to this file")
+		only     = flag.String("only", "", "measure only the routes whose name contains this")
 	)
 	flag.Parse()
 	if *profile != "" {
@@ -62,6 +63,7 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	onlyRoutes = *only
 	if err := run(*dbPath, *rollouts, *spans, *n, *out); err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintln(os.Stderr, "dashboard bench:", err)
@@ -131,11 +133,14 @@ func run(dbPath string, rollouts, spans, n int, out string) error {
 		{name: "rollouts sorted by reward", path: "/v1/lightning/dashboard/rollouts?limit=50&sort=reward"},
 		{name: "rollouts reward in [0.9, 1]", path: "/v1/lightning/dashboard/rollouts?limit=50&min_reward=0.9&max_reward=1"},
 		{name: "rollouts last hour of starts", path: fmt.Sprintf("/v1/lightning/dashboard/rollouts?limit=50&started_after=%f", t0+float64(rollouts)*0.1-3600)},
-		{name: "rollouts id search", path: "/v1/lightning/dashboard/rollouts?limit=50&q=123456",
-			base: "POST /v1/agl/rollouts/search", baseBody: `{"limit":50,"offset":0,"rollout_id_contains":"123456"}`},
+		{name: "rollouts id prefix", path: "/v1/lightning/dashboard/rollouts?limit=50&q=ro-001234",
+			base: "POST /v1/agl/rollouts/search", baseBody: `{"limit":50,"offset":0,"rollout_id_contains":"ro-001234"}`},
 		{name: fmt.Sprintf("rollout of %d spans", spans), path: "/v1/lightning/dashboard/rollouts/" + bigRollout,
 			base: "POST /v1/agl/spans/search", baseBody: fmt.Sprintf(`{"rollout_id":%q,"limit":-1}`, bigRollout)},
 		{name: "overview", path: "/v1/lightning/dashboard/overview", base: "GET /v1/agl/statistics"},
+	}
+	if onlyRoutes != "" {
+		cases = slices.DeleteFunc(cases, func(c benchCase) bool { return !strings.Contains(c.name, onlyRoutes) })
 	}
 	client := srv.Client()
 	for i := range cases {
@@ -168,6 +173,9 @@ type benchCase struct {
 	p50, p95       time.Duration
 	b50, b95       time.Duration
 }
+
+// onlyRoutes, when set, selects the routes whose name contains it.
+var onlyRoutes string
 
 // budget bounds the time one route is measured.
 var budget = time.Minute

@@ -329,12 +329,12 @@ func TestDashboardBrowser(t *testing.T) {
 		}
 		b.screenshot("rollouts-running")
 
-		// Id search and reward range, against the triplets API's rewards.
-		b.show("#/rollouts?q=diag&order=asc")
+		// Id prefix and reward range, against the triplets API's rewards.
+		b.show("#/rollouts?q=ro-diag&order=asc")
 		var diag []string
 		b.evalJSON(`[...document.querySelectorAll('[data-k="rollouts"] [data-rollout]')].map(e => e.textContent)`, &diag)
 		if len(diag) != 4 {
-			t.Errorf("q=diag: %v, want the 4 seeded rollouts", diag)
+			t.Errorf("q=ro-diag: %v, want the 4 seeded rollouts", diag)
 		}
 		b.show("#/rollouts?min_reward=0.5&limit=500&order=asc")
 		var rewarded []string
@@ -358,6 +358,37 @@ func TestDashboardBrowser(t *testing.T) {
 		}
 		if strings.Join(rewarded, " ") != strings.Join(wantRewarded, " ") || len(rewarded) == 0 {
 			t.Errorf("min_reward=0.5: page %v, API %v", rewarded, wantRewarded)
+		}
+
+		// Sorted by reward, highest first: the rewards shown never increase.
+		b.show("#/rollouts?sort=reward&order=desc&limit=500")
+		var shownRewards []string
+		b.evalJSON(`[...document.querySelectorAll('[data-k="rollouts"] [data-reward]')].map(e => e.textContent)`, &shownRewards)
+		if len(shownRewards) == 0 {
+			t.Error("no rewarded rollout listed when sorting by reward")
+		}
+		for i := 1; i < len(shownRewards); i++ {
+			a, _ := strconv.ParseFloat(shownRewards[i-1], 64)
+			z, _ := strconv.ParseFloat(shownRewards[i], 64)
+			if z > a {
+				t.Errorf("sorted by reward: %v", shownRewards)
+				break
+			}
+		}
+
+		// Start-time range: the later half of the rollouts.
+		cut := all[len(all)/2].StartTime
+		b.show("#/rollouts?started_after=" + strconv.FormatFloat(cut, 'f', -1, 64) + "&order=asc&limit=500")
+		var later []string
+		b.evalJSON(`[...document.querySelectorAll('[data-k="rollouts"] [data-rollout]')].map(e => e.textContent)`, &later)
+		var wantLater []string
+		for _, r := range all {
+			if r.StartTime >= cut {
+				wantLater = append(wantLater, r.RolloutID)
+			}
+		}
+		if strings.Join(later, " ") != strings.Join(wantLater, " ") {
+			t.Errorf("started_after: page %v, API %v", later, wantLater)
 		}
 	})
 

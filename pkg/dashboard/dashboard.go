@@ -56,6 +56,9 @@ type server struct {
 
 	summaryMu sync.Mutex
 	summary   *overviewDiagnostics
+
+	curveMu sync.Mutex
+	curves  map[float64]*curveEntry // by requested bucket (0: chosen from the data)
 }
 
 // Register mounts the shell and the data routes. The shell patterns are
@@ -90,7 +93,8 @@ func newServer(s Store, opts Options) *server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &server{store: s, opts: opts, metrics: newScraper(opts.MetricsURL), shell: ShellHandler()}
+	return &server{store: s, opts: opts, metrics: newScraper(opts.MetricsURL), shell: ShellHandler(),
+		curves: map[float64]*curveEntry{}}
 }
 
 // IsShell reports whether r asks for the shell (the page and its static
@@ -195,7 +199,7 @@ func toRow(r store.BrowseRow) rolloutRow {
 func browseQuery(r *http.Request) (store.BrowseQuery, error) {
 	v := r.URL.Query()
 	q := store.BrowseQuery{
-		Mode: v.Get("mode"), ResourcesID: v.Get("resources_id"), IDContains: v.Get("q"),
+		Mode: v.Get("mode"), ResourcesID: v.Get("resources_id"), IDPrefix: v.Get("q"),
 		SortBy: v.Get("sort"), After: v.Get("after"), Limit: 50, Desc: v.Get("order") != "asc",
 	}
 	for _, s := range v["status"] {

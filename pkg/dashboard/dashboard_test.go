@@ -7,7 +7,9 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -167,4 +169,40 @@ func TestOverviewReadsMetrics(t *testing.T) {
 	require.Equal(t, http.StatusOK, code)
 	require.NoError(t, json.Unmarshal([]byte(body), &d))
 	assert.Contains(t, d.Metrics.Error, "read the collector's metrics")
+}
+
+// The reward curve is computed once, served from memory, and recomputed in
+// the background once older than curveTTL.
+func TestRewardCurveCache(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	var now atomic.Int64
+	now.Store(time.Unix(1_800_000_000, 0).UnixNano())
+	mux := newMux(t, s, Options{Now: func() time.Time { return time.Unix(0, now.Load()) }})
+	reward := func(v float64) {
+		r, err := s.StartRollout(ctx, store.StartRolloutRequest{Input: json.RawMessage(`{}`)})
+		require.NoError(t, err)
+		require.NoError(t, s.ReplaceTriplets(ctx, r.RolloutID, r.Attempt.AttemptID, store.NextRevision,
+			[]model.TripletRecord{{SpanID: "s", Triplet: model.Triplet{Reward: &v}}}))
+	}
+	count := func() int {
+		code, body := get(t, mux, "/v1/lightning/dashboard/overview?bucket=86400")
+		require.Equal(t, http.StatusOK, code, body)
+		var d struct {
+			Curve curveView `json:"reward_curve"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(body), &d))
+		n := 0
+		for _, p := range d.Curve.Points {
+			n += p.Count
+		}
+		return n
+	}
+	reward(1)
+	assert.Equal(t, 1, count())
+	reward(0)
+	assert.Equal(t, 1, count(), "served from memory within the TTL")
+	now.Add(int64(curveTTL))
+	assert.Equal(t, 1, count(), "a stale curve is served while it is recomputed")
+	require.Eventually(t, func() bool { return count() == 2 }, 5*time.Second, 10*time.Millisecond)
 }

@@ -1,9 +1,12 @@
 package dashboard
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 )
@@ -45,7 +48,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	curve, bucket, err := s.rewardCurve(r, bucket)
+	curve, err := s.cachedCurve(r, bucket)
 	if err != nil {
 		s.fail(w, r, err)
 		return
@@ -58,7 +61,7 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, map[string]any{
 		"statuses":     statuses,
 		"statistics":   stats,
-		"reward_curve": map[string]any{"bucket_seconds": bucket, "points": curve},
+		"reward_curve": curve,
 		"metrics":      s.metrics.read(ctx, s.opts.Now()),
 		"diagnostics":  diag,
 	})
@@ -69,15 +72,78 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) {
 // buckets (a short run) or in too many (a long one).
 var bucketLadder = []float64{1, 10, 60, 600, 3600, 86400}
 
-func (s *server) rewardCurve(r *http.Request, bucket float64) ([]store.RewardPoint, float64, error) {
+// curveTTL is how long a reward curve is served before it is recomputed.
+// The curve groups every rewarded rollout (seconds of database work at a
+// million rollouts), while the overview is polled every few seconds by
+// every open page: the curve is recomputed in the background at most this
+// often and pages get the last one, with the time it was computed.
+const curveTTL = 30 * time.Second
+
+type curveView struct {
+	BucketSeconds float64             `json:"bucket_seconds"`
+	Points        []store.RewardPoint `json:"points"`
+	ComputedAt    float64             `json:"computed_at"`
+}
+
+type curveEntry struct {
+	view       curveView
+	at         time.Time
+	refreshing bool
+}
+
+// cachedCurve returns the curve for the requested bucket: computed now when
+// there is none, else the last one, refreshed in the background once it is
+// older than curveTTL.
+func (s *server) cachedCurve(r *http.Request, bucket float64) (curveView, error) {
+	s.curveMu.Lock()
+	e := s.curves[bucket]
+	if e != nil {
+		view := e.view
+		if s.opts.Now().Sub(e.at) >= curveTTL && !e.refreshing {
+			e.refreshing = true
+			go func() {
+				// Detached from the request, which is answered already.
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), time.Minute)
+				defer cancel()
+				fresh, err := s.computeCurve(ctx, bucket)
+				s.curveMu.Lock()
+				defer s.curveMu.Unlock()
+				e.refreshing = false
+				if err != nil {
+					s.opts.Logger.Warn("reward curve refresh failed", zap.Error(err))
+					return
+				}
+				e.view, e.at = fresh, s.opts.Now()
+			}()
+		}
+		s.curveMu.Unlock()
+		return view, nil
+	}
+	s.curveMu.Unlock()
+	view, err := s.computeCurve(r.Context(), bucket)
+	if err != nil {
+		return curveView{}, err
+	}
+	s.curveMu.Lock()
+	s.curves[bucket] = &curveEntry{view: view, at: s.opts.Now()}
+	s.curveMu.Unlock()
+	return view, nil
+}
+
+func (s *server) computeCurve(ctx context.Context, bucket float64) (curveView, error) {
+	points, bucket, err := s.rewardCurve(ctx, bucket)
+	return curveView{BucketSeconds: bucket, Points: points, ComputedAt: nowSeconds(s.opts.Now())}, err
+}
+
+func (s *server) rewardCurve(ctx context.Context, bucket float64) ([]store.RewardPoint, float64, error) {
 	if bucket != 0 {
-		curve, err := s.store.RewardCurve(r.Context(), bucket)
+		curve, err := s.store.RewardCurve(ctx, bucket)
 		return curve, bucket, err
 	}
 	i := 4 // an hour
 	var tried [6]bool
 	for {
-		curve, err := s.store.RewardCurve(r.Context(), bucketLadder[i])
+		curve, err := s.store.RewardCurve(ctx, bucketLadder[i])
 		if err != nil {
 			return nil, 0, err
 		}

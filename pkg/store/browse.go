@@ -27,8 +27,9 @@ type BrowseQuery struct {
 	Status      []model.RolloutStatus
 	Mode        string
 	ResourcesID string
-	// IDContains matches a substring of the rollout id.
-	IDContains string
+	// IDPrefix matches the start of the rollout id (an index range; a
+	// substring would read every rollout).
+	IDPrefix string
 	// StartedAfter / StartedBefore bound start_time (Unix seconds,
 	// inclusive / exclusive); 0 leaves the bound open.
 	StartedAfter, StartedBefore float64
@@ -357,7 +358,7 @@ func browseMatch(q BrowseQuery, r BrowseRow) bool {
 	if q.ResourcesID != "" && deref(ro.ResourcesID) != q.ResourcesID {
 		return false
 	}
-	if q.IDContains != "" && !strings.Contains(ro.RolloutID, q.IDContains) {
+	if q.IDPrefix != "" && !strings.HasPrefix(ro.RolloutID, q.IDPrefix) {
 		return false
 	}
 	if q.StartedAfter != 0 && ro.StartTime < q.StartedAfter {

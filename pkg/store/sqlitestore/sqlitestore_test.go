@@ -1121,13 +1121,16 @@ func TestBrowseUsesTheIndexes(t *testing.T) {
 	require.NoError(t, err)
 	defer db.Close()
 	for q, index := range map[string]string{
-		`SELECT seq, reward, doc FROM rollouts WHERE (start_time < 5 OR (start_time = 5 AND seq < 3)) ORDER BY start_time DESC, seq DESC LIMIT 51`: "rollouts_start",
-		`SELECT seq, reward, doc FROM rollouts WHERE status IN ('failed') ORDER BY start_time DESC, seq DESC LIMIT 51`:                             "rollouts_status_start",
-		`SELECT seq, reward, doc FROM rollouts WHERE reward IS NOT NULL ORDER BY reward DESC, seq DESC LIMIT 51`:                                   "rollouts_reward",
+		`SELECT seq, reward, doc FROM rollouts WHERE start_time <= 5 AND (start_time < 5 OR seq < 3) ORDER BY start_time DESC, seq DESC LIMIT 51`: "rollouts_start (start_time<?)",
+		`SELECT seq, reward, doc FROM rollouts WHERE rollout_id >= 'ro-1' AND rollout_id < 'ro-2' ORDER BY +start_time DESC, seq DESC LIMIT 51`:   "sqlite_autoindex_rollouts_1 (rollout_id>? AND rollout_id<?)",
+		`SELECT seq, reward, doc FROM rollouts WHERE status IN ('failed') ORDER BY start_time DESC, seq DESC LIMIT 51`:                            "rollouts_status_start",
+		`SELECT seq, reward, doc FROM rollouts WHERE reward IS NOT NULL ORDER BY reward DESC, seq DESC LIMIT 51`:                                  "rollouts_reward",
 	} {
 		p := queryPlan(t, db, q)
 		assert.Contains(t, p, index, q)
-		assert.NotContains(t, p, "TEMP B-TREE", q)
+		if !strings.Contains(q, "+start_time") { // the prefix's few rows are sorted
+			assert.NotContains(t, p, "TEMP B-TREE", q)
+		}
 	}
 }
 

@@ -35,8 +35,10 @@ func (t *tx) BrowseRollouts(q store.BrowseQuery, after *store.BrowseCursor) ([]s
 	if q.ResourcesID != "" {
 		where, args = append(where, "resources_id = ?"), append(args, q.ResourcesID)
 	}
-	if q.IDContains != "" {
-		where, args = append(where, t.b.d.Contains("rollout_id")), append(args, q.IDContains)
+	if q.IDPrefix != "" {
+		// Every id starting with the prefix sorts between it and the prefix
+		// followed by the last code point (both databases compare bytes).
+		where, args = append(where, "rollout_id >= ? AND rollout_id < ?"), append(args, q.IDPrefix, q.IDPrefix+"\U0010FFFF")
 	}
 	if q.StartedAfter != 0 {
 		where, args = append(where, "start_time >= ?"), append(args, q.StartedAfter)
@@ -62,16 +64,24 @@ func (t *tx) BrowseRollouts(q store.BrowseQuery, after *store.BrowseCursor) ([]s
 		dir, cmp = "DESC", "<"
 	}
 	if after != nil {
-		// Spelled out rather than as a row value so that both databases
-		// see a range on the leading index column.
-		where = append(where, "("+col+" "+cmp+" ? OR ("+col+" = ? AND seq "+cmp+" ?))")
+		// (col, seq) past the cursor, spelled so that both databases seek
+		// the index to the cursor: the first condition is a range on the
+		// leading column, the second only breaks ties.
+		where = append(where, col+" "+cmp+"= ?", "("+col+" "+cmp+" ? OR seq "+cmp+" ?)")
 		args = append(args, after.Value, after.Value, after.Seq)
 	}
 	text := "SELECT seq, reward, doc FROM rollouts"
 	if len(where) > 0 {
 		text += " WHERE " + strings.Join(where, " AND ")
 	}
-	text += " ORDER BY " + col + " " + dir + ", seq " + dir + " LIMIT ?"
+	order := col
+	if q.IDPrefix != "" {
+		// A prefix selects few rows through the rollout_id index; ordering
+		// by an expression keeps the planner from walking the sort index
+		// instead and filtering every row.
+		order = "+" + col
+	}
+	text += " ORDER BY " + order + " " + dir + ", seq " + dir + " LIMIT ?"
 	args = append(args, q.Limit)
 	rows, err := t.queryText(t.b.d.Rebind(text), args...)
 	if err != nil {

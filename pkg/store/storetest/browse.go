@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -108,7 +109,14 @@ func (s suite) testBrowse(t *testing.T) {
 	assert.Equal(t, want, idsOf(all(q)))
 	assert.Equal(t, ids[:6], idsOf(all(store.BrowseQuery{Limit: 5, Status: []model.RolloutStatus{succeeded}})))
 	assert.Empty(t, idsOf(all(store.BrowseQuery{Limit: 5, Status: []model.RolloutStatus{}})))
-	assert.Equal(t, []string{ids[1]}, idsOf(all(store.BrowseQuery{Limit: 5, IDContains: ids[1]})))
+	assert.Equal(t, []string{ids[1]}, idsOf(all(store.BrowseQuery{Limit: 5, IDPrefix: ids[1]})))
+	var prefixed []string
+	for _, id := range ids {
+		if strings.HasPrefix(id, ids[1][:4]) {
+			prefixed = append(prefixed, id)
+		}
+	}
+	assert.Equal(t, prefixed, idsOf(all(store.BrowseQuery{Limit: 2, IDPrefix: ids[1][:4]})))
 
 	// Reward range and reward order (rollouts without a reward left out).
 	lo, hi := 0.5, 1.6
