@@ -143,6 +143,7 @@ func run(dbPath string, rollouts, spans, n int, out string) error {
 		cases = slices.DeleteFunc(cases, func(c benchCase) bool { return !strings.Contains(c.name, onlyRoutes) })
 	}
 	client := srv.Client()
+	loadStart := loadAverage()
 	for i := range cases {
 		c := &cases[i]
 		if c.p50, c.p95, err = measure(client, srv.URL, "GET", c.path, "", n); err != nil {
@@ -156,7 +157,9 @@ func run(dbPath string, rollouts, spans, n int, out string) error {
 		}
 		fmt.Fprintf(os.Stderr, "%-40s p50 %7.2f ms  p95 %7.2f ms\n", c.name, ms(c.p50), ms(c.p95))
 	}
-	report := render(cases, rollouts, spans, n)
+	loadEnd := loadAverage()
+	report := render(cases, rollouts, spans, n) + fmt.Sprintf("\nLoad average (1, 5, 15 min) when the measurements started: %s; when they ended: %s. "+
+		"Everything else running on the machine shares its cores with the server and shows in the tail latencies.\n", loadStart, loadEnd)
 	fmt.Print(report)
 	if out != "" {
 		return os.WriteFile(out, []byte(report), 0o644)
@@ -224,6 +227,19 @@ func measure(client *http.Client, baseURL, method, path, body string, n int) (p5
 	slices.Sort(ds)
 	samples[path+body] = len(ds)
 	return ds[len(ds)/2], ds[(len(ds)*95+99)/100-1], nil
+}
+
+// loadAverage is /proc/loadavg's three averages ("" where there is none).
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

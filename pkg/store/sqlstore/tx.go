@@ -88,7 +88,12 @@ func decodeDocs[T any](t *tx, op string, rows *sql.Rows, err error) ([]T, error)
 			return nil, t.wrap(op, err)
 		}
 		var v T
-		if err := json.Unmarshal(doc, &v); err != nil {
+		if raw, ok := any(&v).(*json.RawMessage); ok {
+			// A raw read hands out the document as the store wrote it
+			// (json.Marshal's output): Scan has copied it already, and
+			// validating it again would cost as much as the read.
+			*raw = doc
+		} else if err := json.Unmarshal(doc, &v); err != nil {
 			return nil, fmt.Errorf("%s: decode stored document: %w", op, err)
 		}
 		out = append(out, v)
