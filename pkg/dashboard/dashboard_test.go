@@ -161,6 +161,7 @@ func TestOverviewReadsMetrics(t *testing.T) {
 		byName["otelcol_receiver_accepted_spans"].Series)
 	assert.Equal(t, 42.0, byName["otelcol_exporter_lightningstore_spans_stored"].Value)
 	assert.Equal(t, 3.0, byName["otelcol_exporter_lightningstore_spans_rejected"].Value)
+	assert.Contains(t, byName["otelcol_exporter_lightningstore_spans_rejected"].Fix, "unknown_rollouts")
 	assert.Equal(t, []Metric{{Name: "otelcol_processor_triplet_buffered_spans", Value: 5}}, d.Metrics.Fill)
 
 	// An endpoint that does not answer is reported, not fatal.

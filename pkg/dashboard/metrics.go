@@ -32,6 +32,36 @@ type Metric struct {
 	Name   string             `json:"name"`
 	Value  float64            `json:"value"`
 	Series map[string]float64 `json:"series,omitempty"`
+	// Fix says in one sentence what to do about a non-zero problem count.
+	Fix string `json:"fix,omitempty"`
+}
+
+// problemFixes are the one-sentence fixes of the problem counters, by
+// metric name prefix (after "otelcol_").
+var problemFixes = []struct{ prefix, fix string }{
+	{"receiver_refused", "The receiver refused data (the memory limiter or a failing store said retry later): check the collector's log and memory_limiter settings; senders retry."},
+	{"receiver_failed", "Requests failed inside the pipeline: the collector's log names the component and the error."},
+	{"exporter_send_failed", "The store could not take a write: check the store (disk, PostgreSQL) in the collector's log; senders were told to retry."},
+	{"exporter_lightningstore_spans_rejected", "Spans named a rollout or attempt the store does not know (traces.unknown_rollouts: reject): start the rollout first, or let the store create it."},
+	{"exporter_lightningstore_spans_unlabeled_dropped", "Spans without agentlightning.rollout_id were dropped (identity.unlabeled: drop): label them, or set identity.unlabeled: auto."},
+	{"exporter_lightningstore_messages_rejected", "Chat records were refused (see the reason series): label the spans with known rollouts and attempts."},
+	{"exporter_lightningstore_triplets_invalid", "A sender emitted agentlightning.triplet spans that do not decode: fix that sender, or let the triplet processor build triplets."},
+	{"exporter_lightningstore_sequence_ids_invalid", "Spans carried a malformed agentlightning.span_sequence_id (the store numbered them): fix the sender's attribute."},
+	{"processor_triplet_spans_dropped", "The triplet processor skipped spans over its limits (see the reason series): raise limits.max_spans_per_attempt or the memory limits."},
+	{"processor_triplet_build_failures", "Some attempts got no triplets (see the reason series): the collector's log has the error; read and store failures are retried."},
+	{"processor_reward_values_skipped", "Reward values could not be read (see the source and reason series): emit numeric rewards in agentlightning.reward.N.value."},
+	{"connector_messages_parse_problems", "The GenAI parser skipped attribute values of LLM spans: fix the instrumentation's encoding (valid JSON within the size limits)."},
+	{"connector_messages_spans_skipped", "Some LLM spans produced no chat record (see the reason series); unlabeled and no_content are the ones to fix at the agent."},
+}
+
+func fixOf(name string) string {
+	name = strings.TrimPrefix(name, "otelcol_")
+	for _, f := range problemFixes {
+		if strings.HasPrefix(name, f.prefix) {
+			return f.fix
+		}
+	}
+	return ""
 }
 
 // MetricsView is what the overview shows of the collector's own metrics.
@@ -78,6 +108,9 @@ func (s *scraper) read(ctx context.Context, now time.Time) MetricsView {
 		case fillMetric.MatchString(n):
 			v.Fill = append(v.Fill, *m)
 		case problemMetric.MatchString(n):
+			if m.Value > 0 {
+				m.Fix = fixOf(n)
+			}
 			v.Problems = append(v.Problems, *m)
 		}
 	}

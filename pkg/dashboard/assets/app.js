@@ -144,7 +144,7 @@ function metricsSection(m) {
     rows.push({ kind: 'ingest', name: x.name, value: x.value, rate });
   }
   for (const x of m.fill) rows.push({ kind: 'queue / buffer', name: x.name, value: x.value });
-  for (const x of m.problems) rows.push({ kind: 'errors and rejections', name: x.name, value: x.value, series: x.series });
+  for (const x of m.problems) rows.push({ kind: 'errors and rejections', name: x.name, value: x.value, series: x.series, fix: x.fix });
   return el('div', {},
     el('h2', {}, 'Collector telemetry'),
     el('p', { class: 'muted' }, 'From the collector\'s own metrics endpoint ', el('code', {}, m.source || '(none)'),
@@ -156,6 +156,7 @@ function metricsSection(m) {
       { label: 'value', cell: r => el('span', { 'data-metric': r.name }, fmtNum(r.value)) },
       { label: 'rate /s', cell: r => r.rate === undefined ? '' : (r.rate === null ? '…' : fmtNum(r.rate, 1)) },
       { label: 'by series', cell: r => r.series ? Object.entries(r.series).filter(([, v]) => v).map(([k, v]) => `${k || '-'}: ${v}`).join('; ') : '' },
+      { label: 'fix', cell: r => r.fix || '' },
     ], rows, { 'data-k': 'metrics' }));
 }
 
