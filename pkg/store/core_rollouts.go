@@ -152,7 +152,11 @@ func (c *Core) claim(tx Tx, id string, workerID *string) (*model.Rollout, *model
 	if err != nil {
 		return nil, nil, err
 	}
+	old := r.Status
 	r.Status = model.RolloutPreparing
+	if err := c.noteStatusChange(tx, r, old); err != nil {
+		return nil, nil, err
+	}
 	if err := tx.UpdateRollout(r); err != nil {
 		return nil, nil, err
 	}
@@ -177,7 +181,11 @@ func (c *Core) StartAttempt(ctx context.Context, rolloutID string, workerID *str
 		if err != nil {
 			return err
 		}
+		old := r.Status
 		r.Status = model.RolloutPreparing
+		if err := c.noteStatusChange(tx, r, old); err != nil {
+			return err
+		}
 		if err := tx.UpdateRollout(r); err != nil {
 			return err
 		}

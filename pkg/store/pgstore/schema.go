@@ -121,4 +121,28 @@ var migrations = []sqlstore.Migration{
 			   OR (doc::jsonb -> 'config' ->> 'unresponsive_seconds') IS NOT NULL`,
 		`CREATE INDEX rollouts_watched ON rollouts (watched, status, seq)`,
 	}},
+	{Version: 3, Name: "agent lightning v1.0", Statements: []string{
+		// See the SQLite schema. The counter row's lock serialises the
+		// completion log's appends across every collector on the database.
+		`CREATE TABLE rollout_ext (
+			rollout_id TEXT COLLATE "C" PRIMARY KEY,
+			api        TEXT COLLATE "C" NOT NULL,
+			doc        TEXT NOT NULL
+		)`,
+		`CREATE TABLE terminal_counter (
+			id    INTEGER PRIMARY KEY,
+			value BIGINT NOT NULL
+		)`,
+		`INSERT INTO terminal_counter (id, value) VALUES (1, 0)`,
+		`CREATE TABLE terminal_log (
+			pos        BIGINT PRIMARY KEY,
+			rollout_id TEXT COLLATE "C" NOT NULL
+		)`,
+		`CREATE TABLE llm_models (
+			name     TEXT COLLATE "C" NOT NULL,
+			endpoint TEXT COLLATE "C" NOT NULL,
+			version  BIGINT NOT NULL,
+			PRIMARY KEY (name, endpoint)
+		)`,
+	}},
 }

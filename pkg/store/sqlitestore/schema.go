@@ -122,4 +122,30 @@ var migrations = []sqlstore.Migration{
 			   OR json_extract(doc, '$.config.unresponsive_seconds') IS NOT NULL`,
 		`CREATE INDEX rollouts_watched ON rollouts (watched, status, seq)`,
 	}},
+	{Version: 3, Name: "agent lightning v1.0", Statements: []string{
+		// The v1.0 lifecycle of a rollout, and status.version, beside its
+		// v0.3 record.
+		`CREATE TABLE rollout_ext (
+			rollout_id TEXT PRIMARY KEY,
+			api        TEXT NOT NULL,
+			doc        TEXT NOT NULL
+		) WITHOUT ROWID`,
+		// The completion cursor: positions from one counter, taken in the
+		// transaction that makes the rollout terminal.
+		`CREATE TABLE terminal_counter (
+			id    INTEGER PRIMARY KEY,
+			value INTEGER NOT NULL
+		)`,
+		`INSERT INTO terminal_counter (id, value) VALUES (1, 0)`,
+		`CREATE TABLE terminal_log (
+			pos        INTEGER PRIMARY KEY,
+			rollout_id TEXT NOT NULL
+		)`,
+		`CREATE TABLE llm_models (
+			name     TEXT NOT NULL,
+			endpoint TEXT NOT NULL,
+			version  INTEGER NOT NULL,
+			PRIMARY KEY (name, endpoint)
+		) WITHOUT ROWID`,
+	}},
 }
