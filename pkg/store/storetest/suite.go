@@ -57,6 +57,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"TripletsAndMessages", s.testTriplets},
 		{"Statistics", s.testStatistics},
 		{"Lifecycle", s.testLifecycle},
+		{"AgentLightningV1", s.testV1},
 	}
 	for _, g := range groups {
 		t.Run(g.name, g.run)
