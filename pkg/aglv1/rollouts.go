@@ -285,31 +285,31 @@ func (a *API) patchRollout(w http.ResponseWriter, r *http.Request) {
 func parseStatusPatch(e *errs, so *object) store.V1StatusPatch {
 	var p store.V1StatusPatch
 	loc := []any{"body", "status"}
-	for _, k := range so.keys {
-		v := so.vals[k]
-		var dst *store.Patch[string]
-		switch k {
-		case "state":
-			dst = &p.State
-			if v != nil && !slices.Contains(states, asPlainString(v)) {
-				e.badState(at(loc, k), v)
-				continue
-			}
-		case "k8s_job_name":
-			dst = &p.K8sJobName
-		case "last_attempt_id":
-			dst = &p.LastAttemptID
-		case "error_message":
-			dst = &p.ErrorMessage
-		default:
-			e.add("extra_forbidden", at(loc, k), "Extra inputs are not permitted", v)
-			continue
-		}
-		s, ok := asString(e, at(loc, k), v, true)
+	// pydantic reports the declared fields in declaration order, then the
+	// forbidden extra keys in input order.
+	fields := []struct {
+		key string
+		dst *store.Patch[string]
+	}{{"state", &p.State}, {"k8s_job_name", &p.K8sJobName}, {"last_attempt_id", &p.LastAttemptID}, {"error_message", &p.ErrorMessage}}
+	for _, f := range fields {
+		v, ok := so.get(f.key)
 		if !ok {
 			continue
 		}
-		*dst = store.Patch[string]{Set: true, Value: s}
+		if f.key == "state" && v != nil && !slices.Contains(states, asPlainString(v)) {
+			e.badState(at(loc, f.key), v)
+			continue
+		}
+		if s, ok := asString(e, at(loc, f.key), v, true); ok {
+			*f.dst = store.Patch[string]{Set: true, Value: s}
+		}
+	}
+	for _, k := range so.keys {
+		switch k {
+		case "state", "k8s_job_name", "last_attempt_id", "error_message":
+		default:
+			e.add("extra_forbidden", at(loc, k), "Extra inputs are not permitted", so.vals[k])
+		}
 	}
 	return p
 }

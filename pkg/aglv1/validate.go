@@ -53,12 +53,9 @@ func readBody(w http.ResponseWriter, r *http.Request) (any, bool) {
 	}
 	v, err := decodeOrdered(data)
 	if err != nil {
-		off := int64(0)
-		if se, ok := err.(*errSyntax); ok {
-			off = se.offset
-		}
-		e := errs{{Type: "json_invalid", Loc: []any{"body", off}, Msg: "JSON decode error", Input: map[string]any{},
-			Ctx: map[string]any{"error": "Expecting value"}}}
+		msg, pos := pythonJSONError(data)
+		e := errs{{Type: "json_invalid", Loc: []any{"body", pos}, Msg: "JSON decode error", Input: map[string]any{},
+			Ctx: map[string]any{"error": msg}}}
 		e.write(w)
 		return nil, false
 	}

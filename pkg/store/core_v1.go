@@ -109,8 +109,8 @@ func (c *Core) CreateV1Rollouts(ctx context.Context, reqs []V1Create) ([]model.V
 
 // V1Rollouts lists the v1-owned rollouts in the given states, in creation
 // order. Rollouts of the v0.3 API are never listed: a v1 controller would
-// spawn them. A negative limit keeps the last -limit matches, as Python's
-// slice does.
+// spawn them. A negative limit drops the last -limit matches, as v1.0's
+// Python slice [:limit] does.
 func (c *Core) V1Rollouts(ctx context.Context, states []string, limit int) ([]model.V1Rollout, error) {
 	var out []model.V1Rollout
 	err := c.view(ctx, func(tx Tx) error {
@@ -123,7 +123,7 @@ func (c *Core) V1Rollouts(ctx context.Context, states []string, limit int) ([]mo
 			return err
 		}
 		if limit < 0 {
-			rs = rs[max(len(rs)+limit, 0):]
+			rs = rs[:max(len(rs)+limit, 0)]
 		}
 		out = make([]model.V1Rollout, 0, len(rs))
 		for i := range rs {

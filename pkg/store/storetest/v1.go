@@ -218,7 +218,7 @@ func (s suite) testV1(t *testing.T) {
 		assert.Equal(t, []string{"l0", "l2"}, v1IDs(got))
 		got, err = v.V1Rollouts(f.ctx, []string{"queuing", "running"}, -1)
 		require.NoError(t, err)
-		assert.Equal(t, []string{"l3"}, v1IDs(got), "a negative limit slices from the end")
+		assert.Equal(t, []string{"l0", "l1", "l2"}, v1IDs(got), "a negative limit drops from the end, as Python's [:limit]")
 	})
 
 	t.Run("events are spans of the attempt and models are durable records", func(t *testing.T) {
