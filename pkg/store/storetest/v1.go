@@ -367,4 +367,3 @@ func v1IDs(rs []model.V1Rollout) []string {
 	}
 	return out
 }
-
