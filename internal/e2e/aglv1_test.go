@@ -1,0 +1,129 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// v1Call sends one Agent Lightning v1.0 request to the collector and returns
+// the status and the decoded JSON answer (nil for an empty body).
+func v1Call(t *testing.T, c *collector, method, path string, body any) (int, any) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		require.NoError(t, err)
+		rd = bytes.NewReader(b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, c.api(path), rd)
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	var out any
+	if len(raw) > 0 {
+		require.NoError(t, json.Unmarshal(raw, &out), "%s %s: %s", method, path, raw)
+	}
+	return resp.StatusCode, out
+}
+
+func v1Must(t *testing.T, c *collector, want int, method, path string, body any) any {
+	t.Helper()
+	status, out := v1Call(t, c, method, path, body)
+	require.Equal(t, want, status, "%s %s: %v", method, path, out)
+	return out
+}
+
+func v1Patch(t *testing.T, c *collector, id string, status map[string]any) {
+	t.Helper()
+	v1Must(t, c, http.StatusOK, http.MethodPatch, "/api/rollouts/"+id, map[string]any{"status": status})
+}
+
+// TestAglV1SurvivesCrash: the real binary on SQLite is killed (SIGKILL) in
+// the middle of a v1.0 run. After the restart every rollout, event, model and
+// completion is there, and the completion cursor continues where it stopped:
+// no position skipped, none repeated.
+func TestAglV1SurvivesCrash(t *testing.T) {
+	dir := t.TempDir()
+	c := startCollector(t, dir)
+
+	creates := []any{}
+	for i := range 6 {
+		creates = append(creates, map[string]any{"rollout_id": fmt.Sprintf("run-%d", i), "input": map[string]any{"data_id": fmt.Sprintf("d%d", i)},
+			"config": map[string]any{"timeout_seconds": 60}, "metadata": map[string]any{"batch_idx": i}})
+	}
+	v1Must(t, c, http.StatusCreated, http.MethodPost, "/api/rollouts", creates)
+	v1Must(t, c, http.StatusCreated, http.MethodPost, "/api/models", []any{map[string]any{"model": "m", "endpoint": "http://127.0.0.1:9/v1"}})
+	for _, id := range []string{"run-0", "run-1", "run-2"} {
+		v1Patch(t, c, id, map[string]any{"state": "running", "last_attempt_id": "0"})
+	}
+	call := map[string]any{"event_type": "model_request", "data": map[string]any{
+		"model": "m", "http_status": 200, "status": "ok", "server": map[string]any{"model": "m", "version": 0},
+		"response": map[string]any{"prompt_token_ids": []int{1, 2, 3}, "choices": []any{map[string]any{"token_ids": []int{4, 5}}}},
+	}}
+	v1Must(t, c, http.StatusOK, http.MethodPost, "/api/rollouts/run-2/attempt/0/events", call)
+	v1Must(t, c, http.StatusOK, http.MethodPost, "/api/rollouts/run-2/attempt/0/events",
+		map[string]any{"event_type": "reward", "data": map[string]any{"value": 1.0}})
+	v1Patch(t, c, "run-1", map[string]any{"state": "succeeded"})
+	v1Patch(t, c, "run-0", map[string]any{"state": "failed", "error_message": "exit 1"})
+	page := v1Must(t, c, http.StatusOK, http.MethodGet, "/api/rollouts/terminal", nil).(map[string]any)
+	require.Equal(t, float64(2), page["next_after"])
+	eventsBefore := v1Must(t, c, http.StatusOK, http.MethodGet, "/api/rollouts/run-2/events", nil)
+	tripletsBefore := v1Must(t, c, http.StatusOK, http.MethodGet, "/api/rollouts/run-2/events?format=triplet", nil)
+	rolloutsBefore := v1Must(t, c, http.StatusOK, http.MethodGet, "/api/rollouts?state_in=queuing&state_in=running&state_in=succeeded&state_in=failed", nil)
+
+	c.kill(t)
+	c = startCollector(t, dir)
+
+	assert.Equal(t, rolloutsBefore, v1Must(t, c, http.StatusOK, http.MethodGet,
+		"/api/rollouts?state_in=queuing&state_in=running&state_in=succeeded&state_in=failed", nil), "every rollout, state and version")
+	assert.Equal(t, eventsBefore, v1Must(t, c, http.StatusOK, http.MethodGet, "/api/rollouts/run-2/events", nil))
+	assert.Equal(t, tripletsBefore, v1Must(t, c, http.StatusOK, http.MethodGet, "/api/rollouts/run-2/events?format=triplet", nil))
+	trip := tripletsBefore.([]any)[0].(map[string]any)["data"].(map[string]any)
+	assert.Equal(t, []any{1.0, 2.0, 3.0}, trip["prompt_token_ids"])
+	assert.Equal(t, []any{4.0, 5.0}, trip["response_token_ids"])
+
+	page = v1Must(t, c, http.StatusOK, http.MethodGet, "/api/rollouts/terminal?after=2", nil).(map[string]any)
+	assert.Empty(t, page["items"])
+	assert.Equal(t, float64(2), page["total_terminal"])
+	v1Patch(t, c, "run-2", map[string]any{"state": "succeeded"})
+	v1Patch(t, c, "run-5", map[string]any{"state": "failed"})
+	page = v1Must(t, c, http.StatusOK, http.MethodGet, "/api/rollouts/terminal?after=2", nil).(map[string]any)
+	assert.Equal(t, float64(4), page["next_after"])
+	assert.Equal(t, []any{
+		map[string]any{"rollout_id": "run-2", "state": "succeeded", "data_id": "d2", "is_train": true},
+		map[string]any{"rollout_id": "run-5", "state": "failed", "data_id": "d5", "is_train": true},
+	}, page["items"])
+	page = v1Must(t, c, http.StatusOK, http.MethodGet, "/api/rollouts/terminal", nil).(map[string]any)
+	ids := []string{}
+	for _, it := range page["items"].([]any) {
+		ids = append(ids, it.(map[string]any)["rollout_id"].(string))
+	}
+	assert.Equal(t, []string{"run-1", "run-0", "run-2", "run-5"}, ids, "one log across the restart")
+
+	// The guard still holds for what was running at the crash.
+	status, out := v1Call(t, c, http.MethodPatch, "/api/rollouts/run-1", map[string]any{"status": map[string]any{"state": "running"}})
+	assert.Equal(t, http.StatusConflict, status)
+	assert.Equal(t, map[string]any{"detail": "Rollout run-1: cannot transition succeeded -> running"}, out)
+
+	// A v1.0 rollout is a v0.3 rollout too: the synthetic attempt "0".
+	r := v1Must(t, c, http.StatusOK, http.MethodGet, "/v1/agl/rollouts/run-2", nil).(map[string]any)
+	assert.Equal(t, "succeeded", r["status"])
+	assert.Equal(t, "0", r["attempt"].(map[string]any)["attempt_id"])
+	models := v1Must(t, c, http.StatusCreated, http.MethodPost, "/api/models", []any{})
+	assert.Equal(t, []any{}, models)
+}
