@@ -13,6 +13,7 @@ import urllib.request
 from typing import Any, Tuple
 
 import pytest
+from aiohttp import ClientResponseError
 from agentlightning.store.client_server import LightningStoreClient
 
 from helpers import make_span, uid
@@ -74,7 +75,10 @@ async def test_v1_rollout_read_through_v03_client(fresh_collector, fresh_client:
     assert v1(collector.url, "PATCH", f"/api/rollouts/{rid}", {"status": {"state": "succeeded"}})[0] == 200
     done = await client.wait_for_rollouts(rollout_ids=[rid], timeout=0)
     assert [d.status for d in done] == ["succeeded"]
-    # v0.3 cannot move a v1.0 rollout's state; its own reads still work.
+    # v0.3 cannot move a v1.0 rollout's state, and v1.0's guard keeps it final.
+    with pytest.raises(ClientResponseError):
+        await client.update_rollout(rid, status="queuing")
+    assert (await client.get_rollout_by_id(rid)).status == "succeeded"
     status, body = v1(collector.url, "PATCH", f"/api/rollouts/{rid}", {"status": {"state": "failed"}})
     assert status == 409 and body == {"detail": f"Rollout {rid}: cannot transition succeeded -> failed"}
 

@@ -177,6 +177,9 @@ func (c *Core) StartAttempt(ctx context.Context, rolloutID string, workerID *str
 		if r == nil {
 			return valueError("Rollout %s not found", rolloutID)
 		}
+		if err := c.refuseV1Owned(tx, r); err != nil {
+			return err
+		}
 		a, err := c.newAttempt(tx, r, workerID)
 		if err != nil {
 			return err
@@ -243,6 +246,11 @@ func (c *Core) UpdateRollout(ctx context.Context, rolloutID string, u RolloutUpd
 		}
 		if r == nil {
 			return valueError("Item does not exist with primary key(s): rollout_id='%s'", rolloutID)
+		}
+		if u.Status.Set {
+			if err := c.refuseV1Owned(tx, r); err != nil {
+				return err
+			}
 		}
 		applyRolloutUpdate(r, u)
 		if u.Status.Set {

@@ -540,6 +540,19 @@ func projectV1(r *model.Rollout, e *model.RolloutExt, latest *model.Attempt) mod
 	return v
 }
 
+// refuseV1Owned stops a v0.3 state write (a rollout or attempt status, a
+// new attempt) on a rollout the v1 API owns: its controller drives it under
+// v1.0's guard, and a v0.3 runner retrying it would run it twice. The v0.3
+// API reports it as its other store refusals (500, error_type ValueError).
+func (c *Core) refuseV1Owned(tx Tx, r *model.Rollout) error {
+	e, err := tx.GetRolloutExt(r.RolloutID)
+	if err != nil || e == nil || e.API != model.APIv1 {
+		return err
+	}
+	return valueError("Rollout %s belongs to the Agent Lightning v1.0 API; change its state with PATCH /api/rollouts/%s",
+		r.RolloutID, r.RolloutID)
+}
+
 func applyPatch(dst **string, p Patch[string]) {
 	if p.Set {
 		*dst = p.Value

@@ -130,6 +130,16 @@ func (s suite) testV1(t *testing.T) {
 		require.NoError(t, err, "a terminal rollout still takes an error_message")
 		assert.Equal(t, 5, got.Status.Version)
 
+		// v0.3 cannot change a v1.0 rollout's state.
+		_, err = f.s.UpdateRollout(f.ctx, "r", store.RolloutUpdate{Status: store.To(model.RolloutQueuing)})
+		assert.Error(t, err)
+		_, err = f.s.UpdateAttempt(f.ctx, "r", "0", store.AttemptUpdate{Status: store.To(model.AttemptFailed)})
+		assert.Error(t, err)
+		_, err = f.s.StartAttempt(f.ctx, "r", nil)
+		assert.Error(t, err)
+		_, err = f.s.UpdateRollout(f.ctx, "r", store.RolloutUpdate{Metadata: store.To(raw(`{"note":1}`))})
+		assert.NoError(t, err, "its other fields are shared")
+
 		// The v0.3 view: the same record with a synthetic attempt "0".
 		r, err := f.s.GetRollout(f.ctx, "r")
 		require.NoError(t, err)
