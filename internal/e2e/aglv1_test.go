@@ -78,8 +78,28 @@ func TestAglV1SurvivesCrash(t *testing.T) {
 	v1Must(t, c, http.StatusOK, http.MethodPost, "/api/rollouts/run-2/attempt/0/events", call)
 	v1Must(t, c, http.StatusOK, http.MethodPost, "/api/rollouts/run-2/attempt/0/events",
 		map[string]any{"event_type": "reward", "data": map[string]any{"value": 1.0}})
+	v1Must(t, c, http.StatusOK, http.MethodPost, "/api/rollouts/run-1/attempt/0/events", call)
+	v1Must(t, c, http.StatusOK, http.MethodPost, "/api/rollouts/run-1/attempt/0/events",
+		map[string]any{"event_type": "reward", "data": map[string]any{"value": 1.0}})
 	v1Patch(t, c, "run-1", map[string]any{"state": "succeeded"})
 	v1Patch(t, c, "run-0", map[string]any{"state": "failed", "error_message": "exit 1"})
+	// The posted events are spans: the triplet processor builds run-1's
+	// triplet when v1.0's PATCH ends the attempt.
+	checkTriplet := func() {
+		eventually(t, dataTimeout, func() error {
+			out := v1Must(t, c, http.StatusOK, http.MethodGet, "/v1/lightning/rollouts/run-1/triplets?attempt_id=0", nil).(map[string]any)
+			items, _ := out["items"].([]any)
+			if len(items) != 1 {
+				return notYet("triplets: %v", out)
+			}
+			tr := items[0].(map[string]any)
+			assert.Equal(t, []any{1.0, 2.0, 3.0}, tr["prompt"].(map[string]any)["token_ids"])
+			assert.Equal(t, []any{4.0, 5.0}, tr["response"].(map[string]any)["token_ids"])
+			assert.Equal(t, 1.0, tr["reward"])
+			return nil
+		})
+	}
+	checkTriplet()
 	page := v1Must(t, c, http.StatusOK, http.MethodGet, "/api/rollouts/terminal", nil).(map[string]any)
 	require.Equal(t, float64(2), page["next_after"])
 	eventsBefore := v1Must(t, c, http.StatusOK, http.MethodGet, "/api/rollouts/run-2/events", nil)
@@ -114,6 +134,8 @@ func TestAglV1SurvivesCrash(t *testing.T) {
 		ids = append(ids, it.(map[string]any)["rollout_id"].(string))
 	}
 	assert.Equal(t, []string{"run-1", "run-0", "run-2", "run-5"}, ids, "one log across the restart")
+
+	checkTriplet()
 
 	// The guard still holds for what was running at the crash.
 	status, out := v1Call(t, c, http.MethodPatch, "/api/rollouts/run-1", map[string]any{"status": map[string]any{"state": "running"}})

@@ -169,8 +169,12 @@ func (c *Core) V1Rollout(ctx context.Context, rolloutID string) (*model.V1Rollou
 // state change must be one v1.0 allows, on a v1-owned rollout. Any change
 // bumps status.version; an empty patch changes nothing.
 func (c *Core) PatchV1Rollout(ctx context.Context, rolloutID string, p V1StatusPatch) (*model.V1Rollout, error) {
-	var out model.V1Rollout
+	var (
+		out     model.V1Rollout
+		changed *model.Attempt // the attempt whose status followed the rollout's
+	)
 	err := c.update(ctx, func(tx Tx) error {
+		changed = nil
 		r, err := tx.GetRollout(rolloutID)
 		if err != nil {
 			return err
@@ -187,7 +191,7 @@ func (c *Core) PatchV1Rollout(ctx context.Context, rolloutID string, p V1StatusP
 			return err
 		}
 		if p.State.Set {
-			if err := c.v1Transition(tx, r, e, p); err != nil {
+			if changed, err = c.v1Transition(tx, r, e, p); err != nil {
 				return err
 			}
 			// setRolloutStatus bumped the stored version.
@@ -214,30 +218,34 @@ func (c *Core) PatchV1Rollout(ctx context.Context, rolloutID string, p V1StatusP
 	if err != nil {
 		return nil, err
 	}
+	if changed != nil {
+		// The triplet processor builds an attempt's triplets when it ends.
+		c.publish(AttemptEvent{RolloutID: changed.RolloutID, AttemptID: changed.AttemptID, Status: changed.Status})
+	}
 	return &out, nil
 }
 
 // v1Transition checks and applies a PATCHed state, with its attempt: the
 // attempt the patch names (else the rollout's last, else "0") follows the
 // rollout, so v0.3 clients see a synthetic attempt with the same status.
-func (c *Core) v1Transition(tx Tx, r *model.Rollout, e *model.RolloutExt, p V1StatusPatch) error {
+func (c *Core) v1Transition(tx Tx, r *model.Rollout, e *model.RolloutExt, p V1StatusPatch) (*model.Attempt, error) {
 	from := v1State(r.Status)
 	to := "None"
 	if p.State.Value != nil {
 		to = *p.State.Value
 	}
 	if e.API != model.APIv1 {
-		return &TransitionError{Message: fmt.Sprintf("Rollout %s: cannot transition %s -> %s (the rollout belongs to the v0.3 API)",
+		return nil, &TransitionError{Message: fmt.Sprintf("Rollout %s: cannot transition %s -> %s (the rollout belongs to the v0.3 API)",
 			r.RolloutID, from, to)}
 	}
 	if p.State.Value == nil || !model.V1Transition(from, to) {
-		return &TransitionError{Message: fmt.Sprintf("Rollout %s: cannot transition %s -> %s", r.RolloutID, from, to)}
+		return nil, &TransitionError{Message: fmt.Sprintf("Rollout %s: cannot transition %s -> %s", r.RolloutID, from, to)}
 	}
 	if err := c.setRolloutStatus(tx, r, model.RolloutStatus(to)); err != nil {
-		return err
+		return nil, err
 	}
 	if err := tx.UpdateRollout(r); err != nil {
-		return err
+		return nil, err
 	}
 	aid := defaultV1Attempt
 	if e.LastAttemptID != nil {
@@ -246,8 +254,7 @@ func (c *Core) v1Transition(tx Tx, r *model.Rollout, e *model.RolloutExt, p V1St
 	if p.LastAttemptID.Set && p.LastAttemptID.Value != nil {
 		aid = *p.LastAttemptID.Value
 	}
-	_, err := c.ensureV1Attempt(tx, r, aid)
-	return err
+	return c.ensureV1Attempt(tx, r, aid)
 }
 
 // ensureV1Attempt returns the attempt aid of a rollout, created when

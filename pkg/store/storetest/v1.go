@@ -284,6 +284,23 @@ func V1Concurrency(t *testing.T, a, b V1Store) {
 	require.NoError(t, err)
 	stores := []V1Store{a, b}
 
+	// A client retrying a create through both gateways at once gets one
+	// rollout per id.
+	again := make([][]model.V1Rollout, 6)
+	require.NoError(t, parallel(6, func(w int) error {
+		retry := append([]store.V1Create{v1Create(fmt.Sprintf("dup-%d", w%2), `1`)}, reqs[:3]...)
+		var err error
+		again[w], err = stores[w%2].CreateV1Rollouts(ctx, retry)
+		return err
+	}))
+	for w := range again {
+		assert.Equal(t, again[w%2][0], again[w][0])
+		assert.Equal(t, "queuing", again[w][1].Status.State)
+	}
+	listed, err := b.V1Rollouts(ctx, []string{"queuing"}, 1000)
+	require.NoError(t, err)
+	assert.Len(t, listed, n+2, "no id was created twice")
+
 	// Eight claimers race for every rollout.
 	var (
 		mu   sync.Mutex
