@@ -188,6 +188,10 @@ func TestSpanOfAnyConventionBecomesAModelRequest(t *testing.T) {
 	tv := TripletView([]model.V1Event{ev})
 	assert.JSONEq(t, `{"prompt_token_ids":[5,6],"response_token_ids":[7],"response_log_probs":null,
 		"server":{"model":"gpt","version":0},"http_status":200,"status":"ok"}`, string(tv[0].Data))
+	span.Attributes["http.response.status_code"] = float64(503)
+	ev, _ = SpanEvent(span)
+	assert.JSONEq(t, `{"prompt_token_ids":[5,6],"response_token_ids":[7],"response_log_probs":null,
+		"server":{"model":"gpt","version":0},"http_status":503,"status":"error"}`, string(TripletView([]model.V1Event{ev})[0].Data))
 	_, ok = SpanEvent(model.Span{Name: "tool", Attributes: model.Attributes{"tool.name": "calc"}})
 	assert.False(t, ok, "other spans are no event")
 }

@@ -193,9 +193,17 @@ func SpanEvent(s model.Span) (model.V1Event, bool) {
 		if len(call.Logprobs) > 0 {
 			choice["logprobs"] = map[string]any{"content": call.Logprobs}
 		}
-		status, httpStatus := "ok", 200
+		// http.response.status_code (OTel's HTTP convention, which the LLM
+		// proxy's spans carry) when the span has it; else the span status.
+		status, httpStatus := "ok", int64(200)
 		if s.Status.StatusCode == "ERROR" {
-			status, httpStatus = "error", 500
+			httpStatus = 500
+		}
+		if v, ok := intAttr(s.Attributes["http.response.status_code"]); ok {
+			httpStatus = v
+		}
+		if httpStatus >= 400 || s.Status.StatusCode == "ERROR" {
+			status = "error"
 		}
 		ev.EventType = EventModelRequest
 		ev.Data = raw(map[string]any{
@@ -216,6 +224,19 @@ func SpanEvent(s model.Span) (model.V1Event, bool) {
 		return ev, true
 	}
 	return model.V1Event{}, false
+}
+
+func intAttr(v any) (int64, bool) {
+	switch t := v.(type) {
+	case int64:
+		return t, true
+	case float64:
+		return int64(t), t == math.Trunc(t)
+	case json.Number:
+		n, err := t.Int64()
+		return n, err == nil
+	}
+	return 0, false
 }
 
 func nonNil(ids []int64) []int64 {
