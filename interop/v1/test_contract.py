@@ -121,6 +121,7 @@ def steps() -> List[Tuple[str, str, Any, Dict[str, Any]]]:
         ("POST", "/api/rollouts", [{"input": {"changed": True}, "rollout_id": "r1"},
                                    {"input": 1, "rollout_id": "r4"}, {"input": 2, "rollout_id": "r4"}], {}),
         ("POST", "/api/rollouts", [{"input": {"fresh": 1}}], {}),
+        ("POST", "/api/rollouts", [{"input": "empty id", "rollout_id": ""}, {"input": "again", "rollout_id": ""}], {}),
         ("GET", "/api/rollouts?state_in=queuing", None, {}),
         ("GET", "/api/rollouts?state_in=queuing&state_in=running&limit=2", None, {}),
         ("GET", "/api/rollouts?state_in=queuing&limit=-1", None, {}),

@@ -86,8 +86,9 @@ func parseCreate(e *errs, loc []any, item any) (store.V1Create, bool) {
 		}
 	}
 	if v, ok := o.get("rollout_id"); ok {
-		if id, ok := asString(e, at(loc, "rollout_id"), v, true); ok && id != nil {
-			c.RolloutID = *id
+		// v1.0 takes `rollout_id or uuid4().hex`: "" asks for a new id too.
+		if id, ok := asString(e, at(loc, "rollout_id"), v, true); ok && id != nil && *id != "" {
+			c.RolloutID = id
 		}
 	}
 	return c, len(*e) == n

@@ -25,8 +25,8 @@ func (e *TransitionError) Error() string { return e.Message }
 
 // V1Create is one element of POST /api/rollouts, already validated.
 type V1Create struct {
-	// RolloutID is the caller's id; empty asks for a new one.
-	RolloutID string
+	// RolloutID is the caller's id; nil asks for a new one.
+	RolloutID *string
 	Input     json.RawMessage
 	IsTrain   bool
 	// Config is v1.0's RolloutConfig with its defaults filled in.
@@ -59,9 +59,9 @@ func (c *Core) CreateV1Rollouts(ctx context.Context, reqs []V1Create) ([]model.V
 	err := c.update(ctx, func(tx Tx) error {
 		out = make([]model.V1Rollout, 0, len(reqs))
 		for _, req := range reqs {
-			id := req.RolloutID
-			if id == "" {
-				id = newID("", 32)
+			id := newID("", 32)
+			if req.RolloutID != nil {
+				id = *req.RolloutID
 			}
 			r, err := tx.GetRollout(id)
 			if err != nil {

@@ -43,7 +43,11 @@ func (f *fixture) v1() V1Store {
 }
 
 func v1Create(id string, input string) store.V1Create {
-	return store.V1Create{RolloutID: id, Input: raw(input), IsTrain: true, Config: raw(`{"timeout_seconds":3600,"local":null,"k8s":null}`)}
+	var rid *string
+	if id != "" {
+		rid = &id
+	}
+	return store.V1Create{RolloutID: rid, Input: raw(input), IsTrain: true, Config: raw(`{"timeout_seconds":3600,"local":null,"k8s":null}`)}
 }
 
 // testV1 checks the records behind Agent Lightning v1.0's API.
@@ -308,7 +312,7 @@ func V1Concurrency(t *testing.T, a, b V1Store) {
 	)
 	require.NoError(t, parallel(8, func(w int) error {
 		for i := range n {
-			id := reqs[(i+w*5)%n].RolloutID
+			id := *reqs[(i+w*5)%n].RolloutID
 			_, err := stores[w%2].PatchV1Rollout(ctx, id, toState("running"))
 			var te *store.TransitionError
 			switch {
@@ -359,7 +363,7 @@ func V1Concurrency(t *testing.T, a, b V1Store) {
 	}()
 	require.NoError(t, parallel(4, func(w int) error {
 		for i := w; i < n; i += 4 {
-			if _, err := stores[w%2].PatchV1Rollout(ctx, reqs[i].RolloutID, toState("succeeded")); err != nil {
+			if _, err := stores[w%2].PatchV1Rollout(ctx, *reqs[i].RolloutID, toState("succeeded")); err != nil {
 				return err
 			}
 		}
