@@ -7,38 +7,58 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-lightning/otelcol-lightning/internal/pgtest"
 )
 
-// v1Call sends one Agent Lightning v1.0 request to the collector and returns
-// the status and the decoded JSON answer (nil for an empty body).
-func v1Call(t *testing.T, c *collector, method, path string, body any) (int, any) {
-	t.Helper()
+// v1Try sends one Agent Lightning v1.0 request to the collector and returns
+// the status and the decoded JSON answer (nil for an empty body). It does
+// not touch t, so goroutines may call it.
+func v1Try(c *collector, method, path string, body any) (int, any, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
-		require.NoError(t, err)
+		if err != nil {
+			return 0, nil, err
+		}
 		rd = bytes.NewReader(b)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, c.api(path), rd)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, nil, err
+	}
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := httpClient.Do(req)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, nil, err
+	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
+	if err != nil {
+		return 0, nil, err
+	}
 	var out any
 	if len(raw) > 0 {
-		require.NoError(t, json.Unmarshal(raw, &out), "%s %s: %s", method, path, raw)
+		if err := json.Unmarshal(raw, &out); err != nil {
+			return resp.StatusCode, nil, fmt.Errorf("%s %s: %w: %s", method, path, err, raw)
+		}
 	}
-	return resp.StatusCode, out
+	return resp.StatusCode, out, nil
+}
+
+func v1Call(t *testing.T, c *collector, method, path string, body any) (int, any) {
+	t.Helper()
+	status, out, err := v1Try(c, method, path, body)
+	require.NoError(t, err)
+	return status, out
 }
 
 func v1Must(t *testing.T, c *collector, want int, method, path string, body any) any {
@@ -148,4 +168,111 @@ func TestAglV1SurvivesCrash(t *testing.T) {
 	assert.Equal(t, "0", r["attempt"].(map[string]any)["attempt_id"])
 	models := v1Must(t, c, http.StatusCreated, http.MethodPost, "/api/models", []any{})
 	assert.Equal(t, []any{}, models)
+}
+
+// TestAglV1TwoGatewaysOnPostgres: two collectors (config/gateway-postgres.yaml)
+// share one PostgreSQL schema and serve v1.0's API. Controllers on both race
+// to claim every queued rollout (queuing -> running): each is claimed once,
+// the losers get 409. Completions on both make one cursor that a reader
+// following next_after through either collector sees whole, in order, once.
+func TestAglV1TwoGatewaysOnPostgres(t *testing.T) {
+	requireBinary(t)
+	dsn, schema := pgtest.Schema(t)
+	env := []string{"LIGHTNING_POSTGRES_DSN=" + dsn, "LIGHTNING_POSTGRES_SCHEMA=" + schema}
+	gws := []*collector{startCollectorConfig(t, "gateway-postgres.yaml", env...), startCollectorConfig(t, "gateway-postgres.yaml", env...)}
+
+	const n = 60
+	creates := []any{}
+	for i := range n {
+		creates = append(creates, map[string]any{"rollout_id": fmt.Sprintf("pg-%02d", i), "input": map[string]any{"data_id": i}})
+	}
+	v1Must(t, gws[0], http.StatusCreated, http.MethodPost, "/api/rollouts", creates)
+	listed := v1Must(t, gws[1], http.StatusOK, http.MethodGet, "/api/rollouts?state_in=queuing&limit=1000", nil).([]any)
+	require.Len(t, listed, n)
+
+	var (
+		mu   sync.Mutex
+		wins = map[string]int{}
+		wg   sync.WaitGroup
+	)
+	for w := range 6 {
+		wg.Go(func() {
+			gw := gws[w%2]
+			for i := range n {
+				id := fmt.Sprintf("pg-%02d", (i+w*7)%n)
+				status, out, err := v1Try(gw, http.MethodPatch, "/api/rollouts/"+id,
+					map[string]any{"status": map[string]any{"state": "running", "last_attempt_id": "0"}})
+				switch {
+				case err != nil:
+					t.Errorf("claim %s: %v", id, err)
+					return
+				case status == http.StatusOK:
+					mu.Lock()
+					wins[id]++
+					mu.Unlock()
+				case status == http.StatusConflict:
+				default:
+					t.Errorf("claim %s: %d %v", id, status, out)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Len(t, wins, n)
+	for id, c := range wins {
+		assert.Equal(t, 1, c, "%s claimed %d times", id, c)
+	}
+
+	var seen []string
+	readerDone := make(chan struct{})
+	writersDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		after := 0
+		for {
+			finished := false
+			select {
+			case <-writersDone:
+				finished = true
+			default:
+			}
+			status, out, err := v1Try(gws[after%2], http.MethodGet, fmt.Sprintf("/api/rollouts/terminal?after=%d&limit=5", after), nil)
+			if err != nil || status != http.StatusOK {
+				t.Errorf("read the cursor: %d %v %v", status, out, err)
+				return
+			}
+			page := out.(map[string]any)
+			for _, it := range page["items"].([]any) {
+				seen = append(seen, it.(map[string]any)["rollout_id"].(string))
+			}
+			after = int(page["next_after"].(float64))
+			if finished && after >= int(page["total_terminal"].(float64)) {
+				return
+			}
+		}
+	}()
+	for w := range 4 {
+		wg.Go(func() {
+			for i := w; i < n; i += 4 {
+				state := "succeeded"
+				if i%5 == 0 {
+					state = "failed"
+				}
+				id := fmt.Sprintf("pg-%02d", i)
+				status, out, err := v1Try(gws[w%2], http.MethodPatch, "/api/rollouts/"+id, map[string]any{"status": map[string]any{"state": state}})
+				if err != nil || status != http.StatusOK {
+					t.Errorf("complete %s: %d %v %v", id, status, out, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(writersDone)
+	<-readerDone
+	assert.Len(t, seen, n, "every completion once")
+	unique := map[string]bool{}
+	for _, id := range seen {
+		unique[id] = true
+	}
+	assert.Len(t, unique, n, "none twice")
 }
