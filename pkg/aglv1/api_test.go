@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,14 +41,38 @@ func bearer(key string) Authenticate {
 
 func newServer(t *testing.T, auth Authenticate) (*httptest.Server, *store.Core) {
 	t.Helper()
-	core := store.New(memstore.New(), store.Options{Clock: func() time.Time { return time.Unix(100, 0) }})
+	srv, core := serve(auth)
 	t.Cleanup(func() { _ = core.Close() })
-	mux := http.NewServeMux()
-	clock := 100.0
-	require.NoError(t, New(core, auth, nil, func() float64 { clock++; return clock }).Register(muxRouter{mux}))
-	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, core
+}
+
+// serve runs the API over a memstore on fake clocks: the store's at 100 s,
+// the API's (event timestamps) counting up from 101 s.
+func serve(auth Authenticate) (*httptest.Server, *store.Core) {
+	core := store.New(memstore.New(), store.Options{Clock: func() time.Time { return time.Unix(100, 0) }})
+	mux := http.NewServeMux()
+	var mu sync.Mutex
+	clock := 100.0
+	now := func() float64 {
+		mu.Lock()
+		defer mu.Unlock()
+		clock++
+		return clock
+	}
+	if err := New(core, auth, nil, now).Register(muxRouter{mux}); err != nil {
+		panic(err)
+	}
+	return httptest.NewServer(mux), core
+}
+
+func newServerForFuzz() (*httptest.Server, func()) {
+	srv, core := serve(nil)
+	// A rollout for the routes that need one.
+	if _, err := core.CreateV1Rollouts(context.Background(), []store.V1Create{{RolloutID: model.Ptr("r"), Input: json.RawMessage("1"), IsTrain: true}}); err != nil {
+		panic(err)
+	}
+	return srv, func() { _ = core.Close() }
 }
 
 func do(t *testing.T, srv *httptest.Server, method, path, body string, headers ...string) (int, string) {

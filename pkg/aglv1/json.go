@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 )
 
@@ -50,10 +49,9 @@ func (o *object) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// errSyntax is a body that is not JSON; offset is where decoding stopped.
-type errSyntax struct{ offset int64 }
-
-func (e *errSyntax) Error() string { return fmt.Sprintf("JSON decode error at %d", e.offset) }
+// errSyntax is a body that is not JSON; pythonJSONError says where and why,
+// in Python's words.
+var errSyntax = errors.New("JSON decode error")
 
 // decodeOrdered decodes one JSON document with objects as *object and
 // numbers as json.Number. As Python's json, a duplicated key keeps its last
@@ -63,10 +61,10 @@ func decodeOrdered(data []byte) (any, error) {
 	dec.UseNumber()
 	v, err := decodeValue(dec)
 	if err != nil {
-		return nil, &errSyntax{offset: dec.InputOffset()}
+		return nil, errSyntax
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, &errSyntax{offset: dec.InputOffset()}
+		return nil, errSyntax
 	}
 	return v, nil
 }
