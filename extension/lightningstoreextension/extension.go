@@ -158,7 +158,7 @@ func (t *lightningStore) mountAPIv1(ctx context.Context, host component.Host, co
 		auth = server.Authenticate
 	}
 	now := func() float64 { return float64(time.Now().UnixNano()) / 1e9 }
-	if err := aglv1.New(core, auth, t.logger, now).Register(t); err != nil {
+	if err := aglv1.New(core, auth, t.traces.pipeline, t.logger, now).Register(t); err != nil {
 		return fmt.Errorf("mount the Agent Lightning v1.0 API: %w", err)
 	}
 	return nil

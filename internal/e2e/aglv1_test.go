@@ -93,7 +93,9 @@ func TestAglV1SurvivesCrash(t *testing.T) {
 	}
 	call := map[string]any{"event_type": "model_request", "data": map[string]any{
 		"model": "m", "http_status": 200, "status": "ok", "server": map[string]any{"model": "m", "version": 0},
-		"response": map[string]any{"prompt_token_ids": []int{1, 2, 3}, "choices": []any{map[string]any{"token_ids": []int{4, 5}}}},
+		"request": map[string]any{"model": "m", "messages": []any{map[string]any{"role": "user", "content": "2+2?"}}},
+		"response": map[string]any{"model": "m", "prompt_token_ids": []int{1, 2, 3}, "choices": []any{map[string]any{
+			"index": 0, "message": map[string]any{"role": "assistant", "content": "4"}, "finish_reason": "stop", "token_ids": []int{4, 5}}}},
 	}}
 	v1Must(t, c, http.StatusOK, http.MethodPost, "/api/rollouts/run-2/attempt/0/events", call)
 	v1Must(t, c, http.StatusOK, http.MethodPost, "/api/rollouts/run-2/attempt/0/events",
@@ -120,6 +122,22 @@ func TestAglV1SurvivesCrash(t *testing.T) {
 		})
 	}
 	checkTriplet()
+	// and the messages connector (the event went through the pipeline) a
+	// chat record.
+	checkMessages := func() {
+		eventually(t, dataTimeout, func() error {
+			out := v1Must(t, c, http.StatusOK, http.MethodGet, "/v1/lightning/rollouts/run-1/messages?attempt_id=0", nil).(map[string]any)
+			items, _ := out["items"].([]any)
+			if len(items) != 1 {
+				return notYet("messages: %v", out)
+			}
+			b, _ := json.Marshal(items[0])
+			assert.Contains(t, string(b), `"2+2?"`)
+			assert.Contains(t, string(b), `"4"`)
+			return nil
+		})
+	}
+	checkMessages()
 	page := v1Must(t, c, http.StatusOK, http.MethodGet, "/api/rollouts/terminal", nil).(map[string]any)
 	require.Equal(t, float64(2), page["next_after"])
 	eventsBefore := v1Must(t, c, http.StatusOK, http.MethodGet, "/api/rollouts/run-2/events", nil)
@@ -156,6 +174,7 @@ func TestAglV1SurvivesCrash(t *testing.T) {
 	assert.Equal(t, []string{"run-1", "run-0", "run-2", "run-5"}, ids, "one log across the restart")
 
 	checkTriplet()
+	checkMessages()
 
 	// The guard still holds for what was running at the crash.
 	status, out := v1Call(t, c, http.MethodPatch, "/api/rollouts/run-1", map[string]any{"status": map[string]any{"state": "running"}})

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/llmmodels"
@@ -23,12 +24,20 @@ type Store interface {
 	DeleteRollout(ctx context.Context, rolloutID string) error
 	V1Terminal(ctx context.Context, after, limit int) (model.V1TerminalPage, error)
 	AddV1EventSpan(ctx context.Context, span model.Span) (*model.Span, error)
+	PrepareV1Attempt(ctx context.Context, rolloutID, attemptID string) error
 	V1EventSpans(ctx context.Context, rolloutID string) (*model.V1Rollout, []model.Span, error)
 }
 
 // Authenticate checks a request's headers, as the collector's server
 // authenticators (extensionauth.Server) do; nil disables auth.
 type Authenticate func(ctx context.Context, headers map[string][]string) (context.Context, error)
+
+// Pipeline hands an event's span to the collector's traces pipeline and
+// returns once it is stored; ErrNoPipeline when no pipeline is attached.
+type Pipeline func(ctx context.Context, td ptrace.Traces) error
+
+// ErrNoPipeline makes the API store event spans itself.
+var ErrNoPipeline = errors.New("no traces pipeline attached")
 
 // Handler registers routes on a server (storeapi.Router does).
 type Handler interface {
@@ -37,19 +46,20 @@ type Handler interface {
 
 // API is v1.0's gateway API over a store.
 type API struct {
-	store  Store
-	auth   Authenticate
-	logger *zap.Logger
-	now    func() float64
+	store    Store
+	auth     Authenticate
+	pipeline Pipeline
+	logger   *zap.Logger
+	now      func() float64
 }
 
 // New returns the API over s. auth may be nil (no auth, as v1.0 with an
-// empty key).
-func New(s Store, auth Authenticate, logger *zap.Logger, now func() float64) *API {
+// empty key); pipeline may be nil (event spans go straight to the store).
+func New(s Store, auth Authenticate, pipeline Pipeline, logger *zap.Logger, now func() float64) *API {
 	if logger == nil {
 		logger = zap.NewNop()
 	}
-	return &API{store: s, auth: auth, logger: logger, now: now}
+	return &API{store: s, auth: auth, pipeline: pipeline, logger: logger, now: now}
 }
 
 // Register mounts every route on r.

@@ -60,7 +60,7 @@ func serve(auth Authenticate) (*httptest.Server, *store.Core) {
 		clock++
 		return clock
 	}
-	if err := New(core, auth, nil, now).Register(muxRouter{mux}); err != nil {
+	if err := New(core, auth, nil, nil, now).Register(muxRouter{mux}); err != nil {
 		panic(err)
 	}
 	return httptest.NewServer(mux), core

@@ -1,9 +1,11 @@
 package aglv1
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 
@@ -57,11 +59,30 @@ func (a *API) postEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ev := model.V1Event{EventType: eventType, RolloutID: id, AttemptID: aid, Timestamp: a.now(), Data: raw(data)}
-	if _, err := a.store.AddV1EventSpan(r.Context(), EventSpan(ev)); err != nil {
+	if err := a.record(r.Context(), ev); err != nil {
 		a.storeError(w, id, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, ev)
+}
+
+// record stores an event's span: through the traces pipeline when there is
+// one (so its processors and connectors see it, and it is acknowledged once
+// committed), else straight into the store.
+func (a *API) record(ctx context.Context, ev model.V1Event) error {
+	if a.pipeline != nil {
+		// The attempt first: v1.0 takes events for any attempt id, and the
+		// pipeline must not invent a rollout for an unknown one.
+		if err := a.store.PrepareV1Attempt(ctx, ev.RolloutID, ev.AttemptID); err != nil {
+			return err
+		}
+		err := a.pipeline(ctx, EventTraces(ev))
+		if !errors.Is(err, ErrNoPipeline) {
+			return err
+		}
+	}
+	_, err := a.store.AddV1EventSpan(ctx, EventSpan(ev))
+	return err
 }
 
 // GET /api/rollouts/{id}/events?event_type=&format=triplet
@@ -180,6 +201,9 @@ func SpanEvent(s model.Span) (model.V1Event, bool) {
 		ev.Timestamp = *s.EndTime
 	}
 	if t, ok := s.Attributes[AttrEventType].(string); ok {
+		if ts, ok := s.Attributes[AttrEventTimestamp].(float64); ok {
+			ev.Timestamp = ts
+		}
 		d, _ := s.Attributes[AttrEventData].(string)
 		if !json.Valid([]byte(d)) {
 			d = "{}"

@@ -388,6 +388,24 @@ func (c *Core) AddV1EventSpan(ctx context.Context, span model.Span) (*model.Span
 	return &span, nil
 }
 
+// PrepareV1Attempt makes sure the attempt an event names exists (created,
+// whatever the rollout's state, as v1.0 accepts events in any state), or
+// reports ErrRolloutNotFound, before the event's span goes through the
+// traces pipeline.
+func (c *Core) PrepareV1Attempt(ctx context.Context, rolloutID, attemptID string) error {
+	return c.update(ctx, func(tx Tx) error {
+		r, err := tx.GetRollout(rolloutID)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			return ErrRolloutNotFound
+		}
+		_, err = c.ensureV1Attempt(tx, r, attemptID)
+		return err
+	})
+}
+
 // V1EventSpans returns the rollout as v1.0 shows it and the spans of the
 // attempt v1.0 reads events from (status.last_attempt_id, else "0"), in
 // sequence order.
