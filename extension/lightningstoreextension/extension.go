@@ -128,10 +128,12 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 		return errors.Join(fmt.Errorf("create the API server: %w", err), ln.Close(), core.Close())
 	}
 
-	t.store, t.server, t.addr = core, server, ln.Addr()
+	// The API's mux exists (keepMux ran in NewHandler); nothing is served yet.
 	if err := t.mountAPIv1(ctx, host, core); err != nil {
+		t.dropMux()
 		return errors.Join(err, ln.Close(), core.Close())
 	}
+	t.store, t.server, t.addr = core, server, ln.Addr()
 	t.served = make(chan struct{})
 	go func() {
 		defer close(t.served)
@@ -272,6 +274,13 @@ func (t *lightningStore) keepMux(mux *http.ServeMux) {
 	t.muxMu.Lock()
 	defer t.muxMu.Unlock()
 	t.mux = mux
+}
+
+// dropMux forgets the mux of a server that will not run.
+func (t *lightningStore) dropMux() {
+	t.muxMu.Lock()
+	defer t.muxMu.Unlock()
+	t.mux = nil
 }
 
 // Handle mounts a route of another component on the store API's server.
