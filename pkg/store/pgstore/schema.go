@@ -129,6 +129,9 @@ var migrations = []sqlstore.Migration{
 			api        TEXT COLLATE "C" NOT NULL,
 			doc        TEXT NOT NULL
 		)`,
+		// v1.0's list reads v1-owned rollouts without reading the
+		// (possibly many) automatic v0.3 rollouts that are running.
+		`CREATE INDEX rollout_ext_api ON rollout_ext (api)`,
 		`CREATE TABLE terminal_counter (
 			id    INTEGER PRIMARY KEY,
 			value BIGINT NOT NULL

@@ -130,6 +130,9 @@ var migrations = []sqlstore.Migration{
 			api        TEXT NOT NULL,
 			doc        TEXT NOT NULL
 		) WITHOUT ROWID`,
+		// v1.0's list reads v1-owned rollouts without reading the
+		// (possibly many) automatic v0.3 rollouts that are running.
+		`CREATE INDEX rollout_ext_api ON rollout_ext (api)`,
 		// The completion cursor: positions from one counter, taken in the
 		// transaction that makes the rollout terminal.
 		`CREATE TABLE terminal_counter (

@@ -56,7 +56,9 @@ func (t *tx) V1Rollouts(states []string, limit int) ([]model.Rollout, error) {
 	for _, s := range states {
 		args = append(args, s)
 	}
-	q := `SELECT r.doc FROM rollouts r JOIN rollout_ext e ON e.rollout_id = r.rollout_id
+	// From rollout_ext (indexed by api): the store may hold many more
+	// running v0.3 rollouts (one per unlabelled trace) than v1.0 ones.
+	q := `SELECT r.doc FROM rollout_ext e JOIN rollouts r ON r.rollout_id = e.rollout_id
 		WHERE e.api = ? AND r.status IN (` + placeholders(len(states)) + `) ORDER BY r.seq`
 	if limit > 0 {
 		q += ` LIMIT ?`
