@@ -46,7 +46,7 @@ validate: build
 
 ## test: the full test suite (generated code, vet, Go unit + end-to-end tests, interop, recorded fixtures, a short fuzz run)
 .PHONY: test
-test: check-generate vet go-test interop-test fixtures-check fuzz-short
+test: check-generate vet go-test interop-test interop-v1-test fixtures-check fuzz-short
 
 ## fuzz-short: every fuzz target for TEST_FUZZTIME (5s) each, as part of `make test`
 TEST_FUZZTIME ?= 5s
@@ -67,6 +67,12 @@ go-test:
 .PHONY: interop-test
 interop-test:
 	interop/run.sh
+
+## interop-v1-test: the Agent Lightning v1.0 suite: the real agentlightning 1.0.x (gateway, controller, rollout manager) against the built collector
+# interop/v1/run.sh creates .venv-v1 from interop/v1/requirements.txt when needed.
+.PHONY: interop-v1-test
+interop-v1-test:
+	interop/v1/run.sh
 
 ## fixtures-check: re-record the fixtures of real instrumentations (testdata/fixtures) and diff them with the committed ones
 # Runs interop/fixtures/record.sh --check: Python >= 3.10 and Node.js >= 20;

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/collector/config/configauth"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -57,6 +58,10 @@ type Config struct {
 	// Dashboard is the web dashboard served at / on the API's port.
 	Dashboard DashboardConfig `mapstructure:"dashboard"`
 
+	// APIv1 serves Agent Lightning v1.0's gateway API (/healthz, /api/*)
+	// beside the v0.3 API, over the same store.
+	APIv1 APIv1Config `mapstructure:"api_v1"`
+
 	_ struct{}
 }
 
@@ -69,6 +74,20 @@ type DashboardConfig struct {
 	// (service::telemetry), which the overview reads for ingest rates,
 	// queue fill and rejections. Empty: those figures are left out.
 	MetricsEndpoint string `mapstructure:"metrics_endpoint"`
+
+	_ struct{}
+}
+
+// APIv1Config tunes Agent Lightning v1.0's API.
+type APIv1Config struct {
+	// Enabled mounts the v1.0 routes. Default: true.
+	Enabled bool `mapstructure:"enabled"`
+	// Auth names a server authenticator extension (such as
+	// bearertokenauth) that checks v1.0's key on /api/*: the key comes as
+	// "Authorization: Bearer <key>" or "x-api-key: <key>"; /healthz stays
+	// open. Unset: no key, as v1.0 with an empty key. (The server-wide
+	// `auth` above, when set, applies to every route first.)
+	Auth *configauth.Config `mapstructure:"auth"`
 
 	_ struct{}
 }

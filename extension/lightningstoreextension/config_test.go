@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/config/configauth"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/config/configtls"
@@ -44,6 +45,10 @@ func TestLoadConfig(t *testing.T) {
 			c.Watchdog = WatchdogConfig{Interval: 5 * time.Second, Debounce: 0}
 			c.Identity = IdentityConfig{Unlabeled: otlpspan.UnlabeledDrop, AutoRolloutKey: "gen_ai.conversation.id"}
 			c.Traces = TracesConfig{Unlabeled: otlpspan.UnlabeledAuto, UnknownRollouts: otlpspan.UnknownReject, MaxDecompressedSize: 1 << 20}
+			c.APIv1.Auth = &configauth.Config{AuthenticatorID: component.MustNewIDWithName("bearertokenauth", "aglv1")}
+		}},
+		{name: "no_v1", want: func(c *Config) {
+			c.APIv1.Enabled = false
 		}},
 		{name: "memory", want: func(c *Config) {
 			c.Store.Backend, c.Store.Path = BackendMemory, ""

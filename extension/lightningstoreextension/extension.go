@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
@@ -16,7 +17,9 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-lightning/otelcol-lightning/internal/traceshttp"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/aglv1"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/dashboard"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/llmmodels"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
@@ -54,7 +57,33 @@ var (
 	_ store.SpanNotifier        = (*lightningStore)(nil)
 	_ otlpspan.IdentityProvider = (*lightningStore)(nil)
 	_ storeapi.Router           = (*lightningStore)(nil)
+	_ llmmodels.Registry        = (*lightningStore)(nil)
 )
+
+// UpsertModels registers models (llmmodels.Registry, fed by v1.0's
+// /api/models and read by the llm proxy).
+func (t *lightningStore) UpsertModels(ctx context.Context, models []llmmodels.Model) error {
+	if t.store == nil {
+		return errors.New("the store is not running")
+	}
+	return t.store.UpsertModels(ctx, models)
+}
+
+// DeleteModels removes every registered model.
+func (t *lightningStore) DeleteModels(ctx context.Context) error {
+	if t.store == nil {
+		return errors.New("the store is not running")
+	}
+	return t.store.DeleteModels(ctx)
+}
+
+// Models lists the registered models, sorted by name then endpoint.
+func (t *lightningStore) Models(ctx context.Context) ([]llmmodels.Model, error) {
+	if t.store == nil {
+		return nil, errors.New("the store is not running")
+	}
+	return t.store.Models(ctx)
+}
 
 func newLightningStore(cfg *Config, set extension.Settings) *lightningStore {
 	t := &lightningStore{cfg: cfg, telemetry: set.TelemetrySettings, logger: set.Logger}
@@ -100,6 +129,11 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 		return errors.Join(fmt.Errorf("create the API server: %w", err), ln.Close(), core.Close())
 	}
 
+	// The API's mux exists (keepMux ran in NewHandler); nothing is served yet.
+	if err := t.mountAPIv1(ctx, host, core); err != nil {
+		t.dropMux()
+		return errors.Join(err, ln.Close(), core.Close())
+	}
 	t.store, t.server, t.addr = core, server, ln.Addr()
 	if t.cfg.Dashboard.Enabled {
 		if err := t.mountDashboard(core); err != nil {
@@ -140,6 +174,26 @@ func (t *lightningStore) mountDashboard(core *store.Core) error {
 			}
 			authed.ServeHTTP(w, r)
 		})
+	}
+	return nil
+}
+
+// mountAPIv1 serves Agent Lightning v1.0's API on the store's server.
+func (t *lightningStore) mountAPIv1(ctx context.Context, host component.Host, core *store.Core) error {
+	if !t.cfg.APIv1.Enabled {
+		return nil
+	}
+	var auth aglv1.Authenticate
+	if a := t.cfg.APIv1.Auth; a != nil {
+		server, err := a.GetServerAuthenticator(ctx, host.GetExtensions())
+		if err != nil {
+			return fmt.Errorf("api_v1 auth: %w", err)
+		}
+		auth = server.Authenticate
+	}
+	now := func() float64 { return float64(time.Now().UnixNano()) / 1e9 }
+	if err := aglv1.New(core, auth, t.traces.pipeline, t.logger, now).Register(t); err != nil {
+		return fmt.Errorf("mount the Agent Lightning v1.0 API: %w", err)
 	}
 	return nil
 }
@@ -252,6 +306,13 @@ func (t *lightningStore) keepMux(mux *http.ServeMux) {
 	t.muxMu.Lock()
 	defer t.muxMu.Unlock()
 	t.mux = mux
+}
+
+// dropMux forgets the mux of a server that will not run.
+func (t *lightningStore) dropMux() {
+	t.muxMu.Lock()
+	defer t.muxMu.Unlock()
+	t.mux = nil
 }
 
 // Handle mounts a route of another component on the store API's server.

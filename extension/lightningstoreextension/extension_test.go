@@ -14,7 +14,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/config/configauth"
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configopaque"
 	"go.opentelemetry.io/collector/config/configoptional"
@@ -22,6 +24,7 @@ import (
 	"go.opentelemetry.io/collector/extension/extensiontest"
 
 	"github.com/otelcol-lightning/otelcol-lightning/extension/lightningstoreextension/internal/metadata"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/llmmodels"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
@@ -222,6 +225,19 @@ func TestStartFailures(t *testing.T) {
 			wantErr: "store.tls",
 		},
 	}
+	tests = append(tests, struct {
+		name    string
+		cfg     *Config
+		wantErr string
+	}{
+		name: "api_v1 authenticator missing",
+		cfg: func() *Config {
+			c := testConfig(BackendMemory, "")
+			c.APIv1.Auth = &configauth.Config{AuthenticatorID: component.MustNewID("bearertokenauth")}
+			return c
+		}(),
+		wantErr: "api_v1 auth",
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ext, err := NewFactory().Create(context.Background(), extensiontest.NewNopSettings(metadata.Type), tt.cfg)
@@ -302,4 +318,36 @@ func TestNotifiersForwardToTheStore(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("no attempt event")
 	}
+}
+
+// TestAgentLightningV1 checks the v1.0 API is mounted (or not) and that the
+// models it registers are the extension's llmmodels.Registry.
+func TestAgentLightningV1(t *testing.T) {
+	tr := start(t, testConfig(BackendMemory, ""))
+	defer shutdown(t, tr)
+	status, _, body := call(t, tr, http.MethodGet, "/healthz", "")
+	require.Equal(t, http.StatusOK, status)
+	assert.Equal(t, map[string]any{"status": "ok"}, body)
+	status, _, _ = call(t, tr, http.MethodPost, "/api/models", `[{"model":"m","endpoint":"http://b/v1"},{"model":"m","endpoint":"http://a/v1","version":2}]`)
+	require.Equal(t, http.StatusCreated, status)
+	var reg llmmodels.Registry = tr
+	models, err := reg.Models(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, []llmmodels.Model{{Name: "m", Endpoint: "http://a/v1", Version: 2}, {Name: "m", Endpoint: "http://b/v1"}}, models)
+	require.NoError(t, reg.DeleteModels(context.Background()))
+	require.NoError(t, reg.UpsertModels(context.Background(), []llmmodels.Model{{Name: "x", Endpoint: "http://x/v1"}}))
+	status, _, _ = call(t, tr, http.MethodDelete, "/api/models", "")
+	require.Equal(t, http.StatusOK, status)
+	models, err = reg.Models(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, models)
+
+	cfg := testConfig(BackendMemory, "")
+	cfg.APIv1.Enabled = false
+	off := start(t, cfg)
+	defer shutdown(t, off)
+	status, _, _ = call(t, off, http.MethodGet, "/healthz", "")
+	assert.Equal(t, http.StatusNotFound, status)
+	status, _, _ = call(t, off, http.MethodGet, "/api/rollouts?state_in=queuing", "")
+	assert.Equal(t, http.StatusNotFound, status)
 }

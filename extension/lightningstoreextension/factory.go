@@ -47,6 +47,7 @@ func createDefaultConfig() component.Config {
 			UnknownRollouts:     otlpspan.UnknownCreate,
 			MaxDecompressedSize: 64 << 20,
 		},
+		APIv1: APIv1Config{Enabled: true},
 	}
 }
 

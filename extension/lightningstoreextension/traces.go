@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/otelcol-lightning/otelcol-lightning/internal/traceshttp"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/aglv1"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 )
@@ -50,6 +51,23 @@ func (b *tracesBridge) next() consumer.Traces {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	return b.consumer
+}
+
+// pipeline hands the span of an event posted through Agent Lightning
+// v1.0's API to the attached pipeline, under /v1/traces' rules; without a
+// pipeline the API stores the span itself.
+func (b *tracesBridge) pipeline(ctx context.Context, td ptrace.Traces) error {
+	if b.next() == nil {
+		return aglv1.ErrNoPipeline
+	}
+	out, err := b.consume(ctx, td)
+	if err != nil {
+		return err
+	}
+	if out.RejectedSpans > 0 {
+		return fmt.Errorf("the traces pipeline refused the event: %s", out.Message)
+	}
+	return nil
 }
 
 // consume applies Agent Lightning's ingest rules, then passes the rest

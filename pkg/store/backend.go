@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/llmmodels"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 )
 
@@ -90,6 +91,42 @@ type Tx interface {
 	QueryMessages(rolloutID, attemptID string) ([]model.MessageRecord, error)
 
 	Counts() (Counts, error)
+
+	V1Tx
+}
+
+// V1Tx is what Core needs from a backend to serve Agent Lightning v1.0's
+// API over the same records (core_v1.go).
+type V1Tx interface {
+	// GetRolloutExt returns nil, nil when the rollout has no extension row.
+	GetRolloutExt(rolloutID string) (*model.RolloutExt, error)
+	// PutRolloutExt inserts or replaces the extension row of a rollout.
+	PutRolloutExt(e *model.RolloutExt) error
+	// V1Rollouts returns the rollouts owned by the v1 API whose status is
+	// one of states, in insertion order, at most limit of them.
+	V1Rollouts(states []string, limit int) ([]model.Rollout, error)
+	// AppendTerminal appends a rollout id to the completion log and returns
+	// its position (1, 2, 3...). Positions are gap-free and, on databases
+	// with concurrent writers, taken under a lock held until commit, so
+	// transactions commit in position order and a reader never sees a
+	// position before every smaller one.
+	AppendTerminal(rolloutID string) (int, error)
+	// TerminalLog returns the ids at positions after+1 .. after+limit, in
+	// order, and the number of positions.
+	TerminalLog(after, limit int) ([]string, int, error)
+	// SpanAttempts returns the attempt ids that have spans, ordered by
+	// their first span's insertion.
+	SpanAttempts(rolloutID string) ([]string, error)
+	// DeleteRollout removes a rollout and everything filed under it
+	// (attempts, spans, triplets, messages, queue entries, extension row);
+	// its completion log entries stay. A missing rollout is not an error.
+	DeleteRollout(rolloutID string) error
+	// UpsertModels registers models keyed by (Name, Endpoint).
+	UpsertModels(models []llmmodels.Model) error
+	// DeleteModels removes every registered model.
+	DeleteModels() error
+	// Models lists the registered models sorted by Name then Endpoint.
+	Models() ([]llmmodels.Model, error)
 }
 
 // ScanLocker is an optional interface of a Tx whose database several

@@ -72,6 +72,11 @@ func (c *Core) updateAttempt(tx Tx, rolloutID, attemptID string, u AttemptUpdate
 	if r == nil {
 		return nil, valueError("Rollout %s not found", rolloutID)
 	}
+	if u.Status.Set {
+		if err := c.refuseV1Owned(tx, r); err != nil {
+			return nil, err
+		}
+	}
 	latestByID, err := tx.LatestAttempts([]string{rolloutID})
 	if err != nil {
 		return nil, err

@@ -26,9 +26,13 @@ func rolloutStatusFor(a *model.Attempt, cfg model.RolloutConfig) model.RolloutSt
 // enqueue the rollout once, terminal statuses stamp end_time. The caller
 // writes the rollout.
 func (c *Core) setRolloutStatus(tx Tx, r *model.Rollout, s model.RolloutStatus) error {
+	old := r.Status
 	r.Status = s
 	if s.Finished() {
 		r.EndTime = model.Ptr(c.now())
+	}
+	if err := c.noteStatusChange(tx, r, old); err != nil {
+		return err
 	}
 	if !s.Queued() {
 		return nil

@@ -152,7 +152,11 @@ func (c *Core) claim(tx Tx, id string, workerID *string) (*model.Rollout, *model
 	if err != nil {
 		return nil, nil, err
 	}
+	old := r.Status
 	r.Status = model.RolloutPreparing
+	if err := c.noteStatusChange(tx, r, old); err != nil {
+		return nil, nil, err
+	}
 	if err := tx.UpdateRollout(r); err != nil {
 		return nil, nil, err
 	}
@@ -173,11 +177,18 @@ func (c *Core) StartAttempt(ctx context.Context, rolloutID string, workerID *str
 		if r == nil {
 			return valueError("Rollout %s not found", rolloutID)
 		}
+		if err := c.refuseV1Owned(tx, r); err != nil {
+			return err
+		}
 		a, err := c.newAttempt(tx, r, workerID)
 		if err != nil {
 			return err
 		}
+		old := r.Status
 		r.Status = model.RolloutPreparing
+		if err := c.noteStatusChange(tx, r, old); err != nil {
+			return err
+		}
 		if err := tx.UpdateRollout(r); err != nil {
 			return err
 		}
@@ -235,6 +246,11 @@ func (c *Core) UpdateRollout(ctx context.Context, rolloutID string, u RolloutUpd
 		}
 		if r == nil {
 			return valueError("Item does not exist with primary key(s): rollout_id='%s'", rolloutID)
+		}
+		if u.Status.Set {
+			if err := c.refuseV1Owned(tx, r); err != nil {
+				return err
+			}
 		}
 		applyRolloutUpdate(r, u)
 		if u.Status.Set {

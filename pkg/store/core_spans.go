@@ -158,7 +158,11 @@ func (c *Core) heartbeat(tx Tx, r *model.Rollout, a *model.Attempt) error {
 	if l := latest[r.RolloutID]; l == nil || l.AttemptID != a.AttemptID {
 		return nil
 	}
+	old := r.Status
 	r.Status = model.RolloutRunning
+	if err := c.noteStatusChange(tx, r, old); err != nil {
+		return err
+	}
 	return tx.UpdateRollout(r)
 }
 
@@ -307,11 +311,21 @@ func (b *ingestBatch) createAttempt(r *model.Rollout, attemptID string) (*model.
 	if err := b.tx.InsertAttempt(a); err != nil {
 		return nil, err
 	}
-	if r.Status != model.RolloutRunning && !r.Status.Finished() {
-		r.Status = model.RolloutRunning
-		return a, b.tx.UpdateRollout(r)
+	if r.Status == model.RolloutRunning || r.Status.Finished() {
+		return a, nil
 	}
-	return a, nil
+	// A v1-owned rollout's state is its controller's to change (v1.0's
+	// guard): spans arriving early do not start it.
+	e, err := b.core.loadExt(b.tx, r)
+	if err != nil || e.API == model.APIv1 {
+		return a, err
+	}
+	old := r.Status
+	r.Status = model.RolloutRunning
+	if err := b.core.noteStatusChange(b.tx, r, old); err != nil {
+		return nil, err
+	}
+	return a, b.tx.UpdateRollout(r)
 }
 
 // assignSequenceIDs allocates ids for spans without one (arrival order),

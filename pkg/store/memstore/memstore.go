@@ -6,6 +6,7 @@ package memstore
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
@@ -127,6 +128,11 @@ type state struct {
 
 	messages     map[string][]*model.MessageRecord // rollout → messages in insertion order
 	messageCount int
+
+	// Agent Lightning v1.0 (v1.go).
+	ext      map[string]*model.RolloutExt
+	terminal []string // the completion log; position i+1 is terminal[i]
+	models   map[modelKey]int
 }
 
 func newState() *state {
@@ -143,6 +149,8 @@ func newState() *state {
 		triplets:          map[attemptKey]*tripletSet{},
 		tripletAttempts:   map[string][]string{},
 		messages:          map[string][]*model.MessageRecord{},
+		ext:               map[string]*model.RolloutExt{},
+		models:            map[modelKey]int{},
 	}
 }
 
@@ -203,4 +211,20 @@ func removeLast[K comparable](s []K, k K) []K {
 		}
 	}
 	return s
+}
+
+// remove deletes the row of k, if any, and returns its undo, which puts the
+// row back at its original position.
+func (t *table[K, V]) remove(k K) func() {
+	old, ok := t.rows[k]
+	if !ok {
+		return func() {}
+	}
+	i := slices.Index(t.order, k)
+	delete(t.rows, k)
+	t.order = slices.Delete(t.order, i, i+1)
+	return func() {
+		t.rows[k] = old
+		t.order = slices.Insert(t.order, i, k)
+	}
 }

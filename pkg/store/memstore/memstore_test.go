@@ -1138,3 +1138,58 @@ func TestConcurrentUpdatesSerialise(t *testing.T) {
 		return nil
 	})
 }
+
+// TestDeleteRolloutRollsBack: a rolled-back DeleteRollout (v1.0's DELETE)
+// leaves the rollout and everything under it as it was, and a committed
+// one removes all of it.
+func TestDeleteRolloutRollsBack(t *testing.T) {
+	b := seedEverything(t)
+	update(t, b, func(tx store.Tx) error {
+		return tx.PutRolloutExt(&model.RolloutExt{RolloutID: "r1", API: model.APIv1, Version: 3})
+	})
+	before := snapshot(t, b)
+	boom := errors.New("boom")
+	err := b.Update(context.Background(), func(tx store.Tx) error {
+		require.NoError(t, tx.DeleteRollout("r1"))
+		r, err := tx.GetRollout("r1")
+		require.NoError(t, err)
+		require.Nil(t, r)
+		return boom
+	})
+	require.ErrorIs(t, err, boom)
+	assert.Equal(t, before, snapshot(t, b))
+	view(t, b, func(tx store.Tx) error {
+		e, err := tx.GetRolloutExt("r1")
+		require.NoError(t, err)
+		assert.Equal(t, 3, e.Version)
+		return nil
+	})
+
+	update(t, b, func(tx store.Tx) error { return tx.DeleteRollout("r1") })
+	view(t, b, func(tx store.Tx) error {
+		r, err := tx.GetRollout("r1")
+		require.NoError(t, err)
+		assert.Nil(t, r)
+		spans, total, err := tx.QuerySpans(store.Filter{Must: []store.Cond{exact("rollout_id", "r1")}}, store.AllPage())
+		require.NoError(t, err)
+		assert.Zero(t, total)
+		assert.Empty(t, spans)
+		ts, err := tx.QueryTriplets("r1", "")
+		require.NoError(t, err)
+		assert.Empty(t, ts)
+		ms, err := tx.QueryMessages("r1", "")
+		require.NoError(t, err)
+		assert.Empty(t, ms)
+		q, err := tx.QueueContains("r1")
+		require.NoError(t, err)
+		assert.False(t, q)
+		e, err := tx.GetRolloutExt("r1")
+		require.NoError(t, err)
+		assert.Nil(t, e)
+		n, err := tx.Counts()
+		require.NoError(t, err)
+		assert.Equal(t, before["counts"].(store.Counts).Rollouts-1, n.Rollouts)
+		return nil
+	})
+	assert.Equal(t, []string{"r2"}, drainQueue(t, b))
+}

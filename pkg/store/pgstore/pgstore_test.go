@@ -83,7 +83,7 @@ func TestPostgresMigrationsIdempotent(t *testing.T) {
 	}
 	b := openSchema(t, dsn, schema)
 	require.NoError(t, b.Close())
-	assert.Equal(t, []int32{1, 2, 3}, query[int32](t, dsn, schema, "SELECT version FROM schema_migrations ORDER BY version"))
+	assert.Equal(t, []int32{1, 2, 3, 4}, query[int32](t, dsn, schema, "SELECT version FROM schema_migrations ORDER BY version"))
 
 	// A database migrated by a newer build is refused, not half-used.
 	query[int32](t, dsn, schema, "INSERT INTO schema_migrations (version, name) VALUES (99, 'future') RETURNING version")
@@ -405,4 +405,12 @@ func TestPostgresOpenErrors(t *testing.T) {
 	b, err := pgstore.Open(ctx, pgstore.Config{DSN: dsn, Schema: schema, MaxConns: 4, MinConns: 3})
 	require.NoError(t, err)
 	require.NoError(t, b.Close())
+}
+
+// TestPostgresV1AcrossCores: two gateways on one database never both move
+// a v1.0 rollout out of queuing, and the completion cursor they share
+// neither skips nor repeats.
+func TestPostgresV1AcrossCores(t *testing.T) {
+	cs := cores(t, 2, quiet)
+	storetest.V1Concurrency(t, cs[0], cs[1])
 }

@@ -132,4 +132,31 @@ var migrations = []sqlstore.Migration{
 		`CREATE INDEX rollouts_status_start ON rollouts (status, start_time, seq)`,
 		`CREATE INDEX rollouts_reward ON rollouts (reward, seq, start_time, resources_id) WHERE reward IS NOT NULL`,
 	}},
+	{Version: 4, Name: "agent lightning v1.0", Statements: []string{
+		// See the SQLite schema. The counter row's lock serialises the
+		// completion log's appends across every collector on the database.
+		`CREATE TABLE rollout_ext (
+			rollout_id TEXT COLLATE "C" PRIMARY KEY,
+			api        TEXT COLLATE "C" NOT NULL,
+			doc        TEXT NOT NULL
+		)`,
+		// v1.0's list reads v1-owned rollouts without reading the
+		// (possibly many) automatic v0.3 rollouts that are running.
+		`CREATE INDEX rollout_ext_api ON rollout_ext (api)`,
+		`CREATE TABLE terminal_counter (
+			id    INTEGER PRIMARY KEY,
+			value BIGINT NOT NULL
+		)`,
+		`INSERT INTO terminal_counter (id, value) VALUES (1, 0)`,
+		`CREATE TABLE terminal_log (
+			pos        BIGINT PRIMARY KEY,
+			rollout_id TEXT COLLATE "C" NOT NULL
+		)`,
+		`CREATE TABLE llm_models (
+			name     TEXT COLLATE "C" NOT NULL,
+			endpoint TEXT COLLATE "C" NOT NULL,
+			version  BIGINT NOT NULL,
+			PRIMARY KEY (name, endpoint)
+		)`,
+	}},
 }

@@ -136,4 +136,33 @@ var migrations = []sqlstore.Migration{
 		`CREATE INDEX rollouts_status_start ON rollouts (status, start_time, seq)`,
 		`CREATE INDEX rollouts_reward ON rollouts (reward, seq, start_time, resources_id) WHERE reward IS NOT NULL`,
 	}},
+	{Version: 4, Name: "agent lightning v1.0", Statements: []string{
+		// The v1.0 lifecycle of a rollout, and status.version, beside its
+		// v0.3 record.
+		`CREATE TABLE rollout_ext (
+			rollout_id TEXT PRIMARY KEY,
+			api        TEXT NOT NULL,
+			doc        TEXT NOT NULL
+		) WITHOUT ROWID`,
+		// v1.0's list reads v1-owned rollouts without reading the
+		// (possibly many) automatic v0.3 rollouts that are running.
+		`CREATE INDEX rollout_ext_api ON rollout_ext (api)`,
+		// The completion cursor: positions from one counter, taken in the
+		// transaction that makes the rollout terminal.
+		`CREATE TABLE terminal_counter (
+			id    INTEGER PRIMARY KEY,
+			value INTEGER NOT NULL
+		)`,
+		`INSERT INTO terminal_counter (id, value) VALUES (1, 0)`,
+		`CREATE TABLE terminal_log (
+			pos        INTEGER PRIMARY KEY,
+			rollout_id TEXT NOT NULL
+		)`,
+		`CREATE TABLE llm_models (
+			name     TEXT NOT NULL,
+			endpoint TEXT NOT NULL,
+			version  INTEGER NOT NULL,
+			PRIMARY KEY (name, endpoint)
+		) WITHOUT ROWID`,
+	}},
 }

@@ -1023,6 +1023,29 @@ func queryPlan(t *testing.T, db *sql.DB, q string) string {
 	return strings.Join(plan, "\n")
 }
 
+// v1.0's list starts from the v1-owned rollouts, not from every running
+// rollout (automatic v0.3 rollouts stay running).
+func TestV1RolloutsUseTheIndex(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "store.db")
+	require.NoError(t, openAt(t, path).Close())
+	db, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	defer db.Close()
+	rows, err := db.Query(`EXPLAIN QUERY PLAN SELECT r.doc FROM rollout_ext e JOIN rollouts r ON r.rollout_id = e.rollout_id
+		WHERE e.api = 'v1' AND r.status IN ('queuing', 'running') ORDER BY r.seq LIMIT 50`)
+	require.NoError(t, err)
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+		plan = append(plan, detail)
+	}
+	joined := strings.Join(plan, "\n")
+	assert.Contains(t, joined, "rollout_ext_api", joined)
+}
+
 // A read that outlasts many commits (an export streaming a large dataset)
 // keeps the forced checkpoint from finishing. Writes must wait at most one
 // checkpointWait behind it, not the read's length or the busy timeout per

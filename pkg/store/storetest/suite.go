@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Statistics", s.testStatistics},
 		{"Browse", s.testBrowse},
 		{"Lifecycle", s.testLifecycle},
+		{"AgentLightningV1", s.testV1},
 	}
 	for _, g := range groups {
 		t.Run(g.name, g.run)
