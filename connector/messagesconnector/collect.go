@@ -239,7 +239,7 @@ func attachLinked(r rewardSpan, calls []*call) {
 		}
 		traceID, spanID := cl.span.TraceID(), cl.span.SpanID()
 		if rewards.MatchLinks(r.links, otlpspan.TraceIDHex(traceID[:]), otlpspan.SpanIDHex(spanID[:]),
-			rewards.FromPData(cl.span.Attributes())) {
+			rewards.WithResponseID(rewards.FromPData(cl.span.Attributes()), cl.parsed.ResponseID)) {
 			cl.reward = r.dims
 		}
 	}
