@@ -12,6 +12,8 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/extension"
 	"go.uber.org/zap"
 
@@ -94,9 +96,19 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 	traces := traceshttp.NewHandler(t.traces.consume, t.cfg.Traces.MaxDecompressedSize)
 	handler := storeapi.NewHandler(core, storeapi.WithLogger(t.logger), storeapi.WithTracesHandler(traces),
 		storeapi.WithExtraRoutes(t.keepMux))
-	server, err := t.cfg.ToServer(ctx, host.GetExtensions(), t.telemetry, handler)
+	// CORS is Agent Lightning's (preflight 200 with every method, max age
+	// 600 s), not confighttp's, which answers preflights 204 listing only
+	// the requested method; so the server gets the configuration without
+	// it, and the store's CORS goes in front of everything confighttp adds
+	// (authentication must not see a preflight).
+	serverCfg := t.cfg.ServerConfig
+	serverCfg.CORS = configoptional.None[confighttp.CORSConfig]()
+	server, err := serverCfg.ToServer(ctx, host.GetExtensions(), t.telemetry, handler)
 	if err != nil {
 		return errors.Join(fmt.Errorf("create the API server: %w", err), ln.Close(), core.Close())
+	}
+	if cors := t.cfg.CORS.Get(); cors != nil {
+		server.Handler = storeapi.WrapCORS(server.Handler, cors.AllowedOrigins, cors.MaxAge)
 	}
 
 	t.store, t.server, t.addr = core, server, ln.Addr()
