@@ -57,9 +57,10 @@ func newLogsExporter(e *storeExporter) *logsExporter {
 //     anything else is dropped (reason invalid_body).
 //   - SequenceID: agentlightning.span_sequence_id when the record carries a
 //     positive one (the call span's, from Agent Lightning's tracer or
-//     proxy); otherwise one is allocated from the rollout's span sequence in
-//     arrival order, so the messages of a rollout keep the order in which
-//     their calls reached the collector.
+//     proxy); otherwise the store numbers the rollout's messages 1..n in
+//     arrival order, apart from the span sequence (spans stay 1..n), so the
+//     messages of a rollout keep the order in which their calls reached
+//     the collector.
 //   - unknown_rollouts: create stores records whatever the rollout (the
 //     messages table has no foreign key; the call's spans create the
 //     rollout through the traces pipeline); reject drops the records of a
@@ -80,10 +81,7 @@ func (e *logsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	}
 	if len(msgs) > 0 {
 		begin := time.Now()
-		err := e.assignSequenceIDs(ctx, msgs)
-		if err == nil {
-			err = e.store.AddMessages(ctx, msgs)
-		}
+		err := e.store.AddMessages(ctx, msgs)
 		e.telemetry.ExporterLightningstoreWriteDuration.Record(ctx, time.Since(begin).Seconds())
 		if err != nil {
 			return e.storeFailure(err, fmt.Sprintf("write %d messages to the store", len(msgs)))
@@ -280,30 +278,6 @@ func (e *logsExporter) knownOnly(ctx context.Context, msgs []model.MessageRecord
 func isAutoRollout(rolloutID, attemptID string) bool {
 	key, ok := strings.CutPrefix(rolloutID, otlpspan.AutoRolloutPrefix)
 	return ok && key != "" && attemptID == otlpspan.AutoAttemptPrefix+key
-}
-
-// assignSequenceIDs allocates sequence ids, in batch order, to the records
-// that carry none.
-func (e *logsExporter) assignSequenceIDs(ctx context.Context, msgs []model.MessageRecord) error {
-	var keys []store.SequenceKey
-	var idx []int
-	for i, m := range msgs {
-		if m.SequenceID == 0 {
-			keys = append(keys, store.SequenceKey{RolloutID: m.RolloutID, AttemptID: m.AttemptID})
-			idx = append(idx, i)
-		}
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	ids, err := e.store.NextSequenceIDs(ctx, keys)
-	if err != nil {
-		return err
-	}
-	for j, i := range idx {
-		msgs[i].SequenceID = ids[j]
-	}
-	return nil
 }
 
 func (e *logsExporter) recordMessageRejections(ctx context.Context, rejected map[string]int) {
