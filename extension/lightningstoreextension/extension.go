@@ -43,6 +43,10 @@ type lightningStore struct {
 	addr   net.Addr      // where the API listens, once started
 	served chan struct{} // closed when Serve returns
 
+	// auto ends the attempts of rollouts created from spans (D17).
+	auto            *autoCompleter
+	unsubscribeAuto func()
+
 	muxMu sync.Mutex
 	mux   *http.ServeMux // the API's mux, for routes other components mount
 }
@@ -112,6 +116,11 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 	}
 
 	t.store, t.server, t.addr = core, server, ln.Addr()
+	if ac := newAutoCompleter(core, t.cfg.Identity.AutoComplete, t.logger); ac.enabled() {
+		t.unsubscribeAuto = core.SubscribeSpans(ac.observe)
+		t.auto = ac
+		ac.start()
+	}
 	t.served = make(chan struct{})
 	go func() {
 		defer close(t.served)
@@ -184,6 +193,11 @@ func (t *lightningStore) Shutdown(ctx context.Context) error {
 		}
 		<-t.served
 		t.server = nil
+	}
+	if t.auto != nil {
+		t.unsubscribeAuto()
+		t.auto.shutdown()
+		t.auto = nil
 	}
 	if t.store != nil {
 		if err := t.store.Close(); err != nil {
