@@ -27,6 +27,9 @@ import (
 const (
 	reasonUnlabeled   = "unlabeled"
 	reasonInvalidBody = "invalid_body"
+	// reasonGenAIEvent: a GenAI event (gen_ai.user.message, gen_ai.choice,
+	// ...) that carries no reward; the triplet processor reads those.
+	reasonGenAIEvent = "genai_event"
 )
 
 // messageCacheSize is how many recently stored (rollout, attempt, span id)
@@ -71,7 +74,14 @@ func (e *logsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if e.store == nil {
 		return consumererror.NewPermanent(errors.New("exporter not started"))
 	}
-	msgs, rejected := e.convertLogs(ld)
+	msgs, rewardRecs, rejected := e.convertLogs(ld)
+	if len(rewardRecs) > 0 {
+		// Stored as spans, through the same path (and the same identity
+		// policy) as the spans of the traces pipeline.
+		if err := e.pushTraces(ctx, rewardSpans(rewardRecs)); err != nil {
+			return err
+		}
+	}
 	msgs, duplicates := e.withoutStored(msgs)
 	if e.cfg.UnknownRollouts == otlpspan.UnknownReject && len(msgs) > 0 {
 		var err error
@@ -105,14 +115,24 @@ func (e *logsExporter) storeFailure(err error, what string) error {
 }
 
 // convertLogs turns the records into message rows (SequenceID 0 when it is
-// to be allocated), counting the ones it cannot use by reason.
-func (e *logsExporter) convertLogs(ld plog.Logs) ([]model.MessageRecord, map[string]int) {
+// to be allocated) and reward records, counting the ones it cannot use by
+// reason.
+func (e *logsExporter) convertLogs(ld plog.Logs) ([]model.MessageRecord, []rewardRecord, map[string]int) {
 	rejected := map[string]int{}
 	msgs := make([]model.MessageRecord, 0, ld.LogRecordCount())
-	for _, rl := range ld.ResourceLogs().All() {
+	var rewardRecs []rewardRecord
+	for ri, rl := range ld.ResourceLogs().All() {
 		res := rl.Resource().Attributes()
 		for _, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
+				if isRewardRecord(lr) {
+					rewardRecs = append(rewardRecs, rewardRecord{resource: ri, res: rl.Resource(), record: lr})
+					continue
+				}
+				if isGenAIEvent(lr) {
+					rejected[reasonGenAIEvent]++
+					continue
+				}
 				m, reason := toMessage(lr, res)
 				if reason != "" {
 					rejected[reason]++
@@ -122,7 +142,7 @@ func (e *logsExporter) convertLogs(ld plog.Logs) ([]model.MessageRecord, map[str
 			}
 		}
 	}
-	return msgs, rejected
+	return msgs, rewardRecs, rejected
 }
 
 func toMessage(lr plog.LogRecord, res pcommon.Map) (model.MessageRecord, string) {
@@ -288,7 +308,9 @@ func (e *logsExporter) recordMessageRejections(ctx context.Context, rejected map
 			opt = reasonOption(reason)
 		}
 		e.telemetry.ExporterLightningstoreMessagesRejected.Add(ctx, int64(n), opt)
-		total += n
+		if reason != reasonGenAIEvent { // expected where GenAI events are routed here
+			total += n
+		}
 	}
 	if total > 0 {
 		e.sampled.Warn("Dropped log records that are not storable messages",
