@@ -12,14 +12,33 @@ import (
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/rewards"
 )
 
-// isRewardRecord reports a log record that carries a reward in Agent
+// isRewardRecord reports a reward event that carries its reward in Agent
 // Lightning's canonical form (agentlightning.reward.N.*): a
-// gen_ai.evaluation.result event the reward processor normalised, or a
-// record an agent wrote that way. Deciding what a reward is stays with the
-// reward processor and pkg/rewards; the exporter only stores the outcome.
+// gen_ai.evaluation.result event the reward processor normalised, or an
+// agentlightning.annotation event an agent wrote that way. Chat records
+// carry their call's reward too, and are not rewards of their own. Deciding
+// what a reward is stays with the reward processor and pkg/rewards; the
+// exporter only stores the outcome.
 func isRewardRecord(lr plog.LogRecord) bool {
+	switch recordEventName(lr) {
+	case rewards.EvaluationEventName, rewards.AnnotationSpanName:
+	default:
+		return false
+	}
 	reading, err := rewards.ReadCanonical(rewards.FromPData(lr.Attributes()))
 	return err == nil && len(reading.Dimensions) > 0
+}
+
+// recordEventName is the record's EventName, else its event.name attribute
+// (SDKs that predate the field).
+func recordEventName(lr plog.LogRecord) string {
+	if name := lr.EventName(); name != "" {
+		return name
+	}
+	if v, ok := lr.Attributes().Get(rewards.EventNameKey); ok && v.Type() == pcommon.ValueTypeStr {
+		return v.Str()
+	}
+	return ""
 }
 
 // isGenAIEvent reports a GenAI event record (gen_ai.user.message,
@@ -27,13 +46,7 @@ func isRewardRecord(lr plog.LogRecord) bool {
 // not a reward: the triplet processor reads those beside the spans, and they
 // are no chat record of the messages connector.
 func isGenAIEvent(lr plog.LogRecord) bool {
-	name := lr.EventName()
-	if name == "" {
-		if v, ok := lr.Attributes().Get(rewards.EventNameKey); ok {
-			name = v.Str()
-		}
-	}
-	return strings.HasPrefix(name, "gen_ai.")
+	return strings.HasPrefix(recordEventName(lr), "gen_ai.")
 }
 
 // rewardSpans turns reward records into reward spans of the rollout, so a

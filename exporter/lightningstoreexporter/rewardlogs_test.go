@@ -91,3 +91,15 @@ func TestEvaluationRecordWithoutRewardProcessorIsNoReward(t *testing.T) {
 	require.NoError(t, e.exp.ConsumeLogs(context.Background(), ld))
 	assert.Empty(t, spansOf(t, st, "ro-1"))
 }
+
+// A chat record carries its call's reward; it stays a chat record.
+func TestChatRecordWithRewardIsNoRewardSpan(t *testing.T) {
+	st := newMemStore(t)
+	e := startLogs(t, syncConfig(), st)
+	ld := messageLogs(t, record{rollout: "r1", attempt: "a1", spanByte: 1, body: bodyA})
+	rewards.Write(ld.ResourceLogs().At(0).ScopeLogs().At(0).LogRecords().At(0).Attributes(),
+		[]rewards.Dimension{{Name: "primary", Value: 1}})
+	require.NoError(t, e.exp.ConsumeLogs(context.Background(), ld))
+	assert.Empty(t, spansOf(t, st, "r1"))
+	assert.Len(t, messagesOf(t, st, "r1", "a1"), 1)
+}
