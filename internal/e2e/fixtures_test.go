@@ -63,7 +63,8 @@ func fixtureNames(t *testing.T) []string {
 	var names []string
 	for _, p := range paths {
 		base := filepath.Base(p)
-		if strings.HasSuffix(base, ".logs.json") || strings.HasSuffix(base, ".triplets.json") {
+		if strings.HasSuffix(base, ".logs.json") || strings.HasSuffix(base, ".triplets.json") ||
+			strings.HasSuffix(base, ".messages.json") {
 			continue
 		}
 		if ownTestFixtures[strings.TrimSuffix(base, ".json")] {
