@@ -151,7 +151,7 @@ func (c *messagesConnector) Shutdown(ctx context.Context) error {
 				_ = c.emitHeld(ctx, held, true)
 			}
 		}
-		releaseJoiner(c.id, c.logsSide)
+		releaseJoiner(c.id, c.join, c.logsSide)
 		c.join = nil
 	}
 	c.telemetry.Shutdown()
@@ -172,6 +172,12 @@ func (c *messagesConnector) ConsumeTraces(ctx context.Context, td ptrace.Traces)
 	if b.problems > 0 {
 		c.telemetry.ConnectorMessagesParseProblems.Add(ctx, int64(b.problems))
 	}
+	return c.deliver(ctx, b, ld)
+}
+
+// deliver sends the records built from b downstream and, once they are
+// taken, remembers their calls as seen.
+func (c *messagesConnector) deliver(ctx context.Context, b *batch, ld plog.Logs) error {
 	if len(b.calls) == 0 {
 		return nil
 	}

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-lightning/otelcol-lightning/internal/sharedref"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/genai"
 )
 
@@ -178,49 +179,26 @@ func (j *joiner) expired() []*pendingCall {
 }
 
 // sharedJoiners hands one joiner to the traces and logs instances of a
-// connector id; the last release frees it.
-var sharedJoiners = struct {
-	sync.Mutex
-	m map[component.ID]*joinerRef
-}{m: map[component.ID]*joinerRef{}}
-
-type joinerRef struct {
-	j    *joiner
-	refs int
-}
+// connector id.
+var sharedJoiners sharedref.Registry[*joiner]
 
 func acquireJoiner(id component.ID, wait time.Duration, logsSide bool) *joiner {
-	sharedJoiners.Lock()
-	defer sharedJoiners.Unlock()
-	r := sharedJoiners.m[id]
-	if r == nil {
-		r = &joinerRef{j: newJoiner(wait)}
-		sharedJoiners.m[id] = r
-	}
-	r.refs++
+	j := sharedJoiners.Acquire(id, func() *joiner { return newJoiner(wait) })
 	if logsSide {
-		r.j.mu.Lock()
-		r.j.logs++
-		r.j.mu.Unlock()
+		j.mu.Lock()
+		j.logs++
+		j.mu.Unlock()
 	}
-	return r.j
+	return j
 }
 
-func releaseJoiner(id component.ID, logsSide bool) {
-	sharedJoiners.Lock()
-	defer sharedJoiners.Unlock()
-	r := sharedJoiners.m[id]
-	if r == nil {
-		return
-	}
+func releaseJoiner(id component.ID, j *joiner, logsSide bool) {
 	if logsSide {
-		r.j.mu.Lock()
-		r.j.logs--
-		r.j.mu.Unlock()
+		j.mu.Lock()
+		j.logs--
+		j.mu.Unlock()
 	}
-	if r.refs--; r.refs <= 0 {
-		delete(sharedJoiners.m, id)
-	}
+	sharedJoiners.Release(id)
 }
 
 // complete reports whether a call has what a chat record needs: the prompt
@@ -290,17 +268,7 @@ func (c *messagesConnector) emitCall(ctx context.Context, td ptrace.Traces, cl *
 		ld = c.build(b)
 	}
 	c.recordSkips(ctx, b.skipped)
-	if len(b.calls) == 0 {
-		return nil
-	}
-	if err := c.next.ConsumeLogs(ctx, ld); err != nil {
-		return err
-	}
-	if c.seen != nil {
-		c.seen.Add(b.keys()...)
-	}
-	c.telemetry.ConnectorMessagesRecordsEmitted.Add(ctx, 1)
-	return nil
+	return c.deliver(ctx, b, ld)
 }
 
 // sweep emits or drops the held calls whose wait is over.
