@@ -91,21 +91,32 @@ func (c *cors) wrap(next http.Handler) http.Handler {
 			c.preflight(w, r, origin)
 			return
 		}
+		// Starlette sends the credential and expose headers on every
+		// cross-origin answer; only an allowed origin is echoed.
+		h := w.Header()
+		h.Set("Access-Control-Allow-Credentials", "true")
+		h.Set("Access-Control-Expose-Headers", "*")
 		if c.allowed(origin) {
-			h := w.Header()
 			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Allow-Credentials", "true")
-			h.Set("Access-Control-Expose-Headers", "*")
 			h.Add("Vary", "Origin")
 		}
 		next.ServeHTTP(w, r)
 	})
 }
 
-// preflight answers an OPTIONS preflight without reaching the routes.
+// preflight answers an OPTIONS preflight without reaching the routes. As
+// Starlette does, the method, header, credential and max-age headers go on
+// every preflight answer, a refused one included; only an allowed origin is
+// echoed.
 func (c *cors) preflight(w http.ResponseWriter, r *http.Request, origin string) {
 	h := w.Header()
 	h.Add("Vary", "Origin")
+	h.Set("Access-Control-Allow-Methods", corsAllowedMethods)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Set("Access-Control-Max-Age", c.maxAge)
+	if requested := r.Header.Get("Access-Control-Request-Headers"); requested != "" {
+		h.Set("Access-Control-Allow-Headers", requested)
+	}
 	if !c.allowed(origin) {
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		w.WriteHeader(http.StatusBadRequest)
@@ -113,12 +124,6 @@ func (c *cors) preflight(w http.ResponseWriter, r *http.Request, origin string) 
 		return
 	}
 	h.Set("Access-Control-Allow-Origin", origin)
-	h.Set("Access-Control-Allow-Methods", corsAllowedMethods)
-	h.Set("Access-Control-Allow-Credentials", "true")
-	h.Set("Access-Control-Max-Age", c.maxAge)
-	if requested := r.Header.Get("Access-Control-Request-Headers"); requested != "" {
-		h.Set("Access-Control-Allow-Headers", requested)
-	}
 	h.Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write([]byte("OK"))
