@@ -118,6 +118,10 @@ func TestAutoCompleteIdleTimeout(t *testing.T) {
 	h.clock.advance(time.Second)
 	h.ac.sweep(context.Background())
 	assert.Equal(t, model.AttemptTimeout, h.status(t, "ro-named"), "a rollout named by attributes is ended too")
+	r, err := h.core.GetRollout(context.Background(), "ro-named")
+	require.NoError(t, err)
+	t.Logf("rollout status after the idle timeout: %s", r.Status)
+	assert.True(t, r.Status.Finished(), "no retry: the rollout ends with its attempt, got %s", r.Status)
 }
 
 // Rollouts a runner started, and attempts ended through the API, are never
