@@ -7,8 +7,11 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-lightning/otelcol-lightning/extension/lightningstoreextension/internal/metadata"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 )
@@ -33,6 +36,7 @@ import (
 type autoCompleter struct {
 	core        *store.Core
 	logger      *zap.Logger
+	telemetry   *metadata.TelemetryBuilder // nil in unit tests of the rules
 	settle      time.Duration
 	idleTimeout time.Duration
 	maxTracked  int
@@ -61,13 +65,13 @@ type attemptActivity struct {
 // each); past it new attempts are left running and counted.
 const defaultMaxTracked = 100_000
 
-func newAutoCompleter(core *store.Core, cfg AutoCompleteConfig, logger *zap.Logger) *autoCompleter {
+func newAutoCompleter(core *store.Core, cfg AutoCompleteConfig, logger *zap.Logger, tb *metadata.TelemetryBuilder) *autoCompleter {
 	tick := time.Second
 	if cfg.Settle > 0 && cfg.Settle/2 < tick {
 		tick = max(cfg.Settle/2, 10*time.Millisecond)
 	}
 	return &autoCompleter{
-		core: core, logger: logger, settle: cfg.Settle, idleTimeout: cfg.IdleTimeout,
+		core: core, logger: logger, telemetry: tb, settle: cfg.Settle, idleTimeout: cfg.IdleTimeout,
 		maxTracked: defaultMaxTracked, now: time.Now, tick: tick,
 		attempts: map[attemptKey]*attemptActivity{},
 		stop:     make(chan struct{}), done: make(chan struct{}),
@@ -81,8 +85,14 @@ func (a *autoCompleter) enabled() bool { return a.settle > 0 || a.idleTimeout > 
 // updates memory.
 func (a *autoCompleter) observe(spans []model.Span) {
 	now := a.now()
+	untracked := int64(0)
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	defer func() {
+		a.mu.Unlock()
+		if untracked > 0 && a.telemetry != nil {
+			a.telemetry.LightningstoreAttemptsUntracked.Add(context.Background(), untracked)
+		}
+	}()
 	for i := range spans {
 		s := &spans[i]
 		k := attemptKey{s.RolloutID, s.AttemptID}
@@ -90,6 +100,7 @@ func (a *autoCompleter) observe(spans []model.Span) {
 		if act == nil {
 			if len(a.attempts) >= a.maxTracked {
 				a.untracked++
+				untracked++
 				continue
 			}
 			act = &attemptActivity{}
@@ -226,6 +237,10 @@ func (a *autoCompleter) complete(ctx context.Context, k attemptKey, status model
 		return nil
 	}
 	_, err = a.core.UpdateAttempt(ctx, k.rollout, k.attempt, store.AttemptUpdate{Status: store.To(status)})
+	if err == nil && a.telemetry != nil {
+		a.telemetry.LightningstoreAttemptsAutoCompleted.Add(ctx, 1,
+			metric.WithAttributeSet(attribute.NewSet(attribute.String("status", string(status)))))
+	}
 	if err == nil {
 		a.logger.Debug("Ended an attempt of a rollout created from spans",
 			zap.String("rollout_id", k.rollout), zap.String("attempt_id", k.attempt), zap.String("status", string(status)))

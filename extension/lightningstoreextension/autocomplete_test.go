@@ -9,7 +9,14 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata/metricdatatest"
 	"go.uber.org/zap"
+
+	"github.com/otelcol-lightning/otelcol-lightning/extension/lightningstoreextension/internal/metadata"
+	"github.com/otelcol-lightning/otelcol-lightning/extension/lightningstoreextension/internal/metadatatest"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
@@ -46,7 +53,7 @@ func newCompleterHarness(t *testing.T, cfg AutoCompleteConfig) *completerHarness
 	core := store.New(memstore.New(), store.Options{})
 	t.Cleanup(func() { _ = core.Close() })
 	clock := &fakeClock{t: time.Unix(1767225600, 0)}
-	ac := newAutoCompleter(core, cfg, zap.NewNop())
+	ac := newAutoCompleter(core, cfg, zap.NewNop(), nil)
 	ac.now = clock.now
 	unsubscribe := core.SubscribeSpans(ac.observe)
 	t.Cleanup(unsubscribe)
@@ -153,5 +160,31 @@ func TestAutoCompleteBounded(t *testing.T) {
 }
 
 func TestAutoCompleteDisabled(t *testing.T) {
-	assert.False(t, newAutoCompleter(nil, AutoCompleteConfig{}, zap.NewNop()).enabled())
+	assert.False(t, newAutoCompleter(nil, AutoCompleteConfig{}, zap.NewNop(), nil).enabled())
+}
+
+// Through the extension: the completer's counters are the extension's own
+// telemetry.
+func TestAutoCompleteTelemetry(t *testing.T) {
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
+	core := store.New(memstore.New(), store.Options{})
+	t.Cleanup(func() { _ = core.Close() })
+	tb, err := metadata.NewTelemetryBuilder(tel.NewTelemetrySettings())
+	require.NoError(t, err)
+	ac := newAutoCompleter(core, AutoCompleteConfig{Settle: time.Second}, zap.NewNop(), tb)
+	clock := &fakeClock{t: time.Unix(1767225600, 0)}
+	ac.now = clock.now
+	ac.maxTracked = 1
+	t.Cleanup(core.SubscribeSpans(ac.observe))
+	h := &completerHarness{core: core, ac: ac, clock: clock}
+	h.ingest(t, "ro-a", "at-a", otlpspan.AutoMetadata, span("0000000000000001", ""))
+	h.ingest(t, "ro-b", "at-b", otlpspan.AutoMetadata, span("0000000000000001", ""))
+	clock.advance(time.Second)
+	ac.sweep(context.Background())
+	metadatatest.AssertEqualLightningstoreAttemptsAutoCompleted(t, tel, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("status", "succeeded"))},
+	}, metricdatatest.IgnoreTimestamp())
+	metadatatest.AssertEqualLightningstoreAttemptsUntracked(t, tel, []metricdata.DataPoint[int64]{{Value: 1}},
+		metricdatatest.IgnoreTimestamp())
 }

@@ -17,6 +17,7 @@ import (
 	"go.opentelemetry.io/collector/extension"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-lightning/otelcol-lightning/extension/lightningstoreextension/internal/metadata"
 	"github.com/otelcol-lightning/otelcol-lightning/internal/traceshttp"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
@@ -93,6 +94,10 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 		Logger:       t.logger,
 	})
 
+	tb, err := metadata.NewTelemetryBuilder(t.telemetry)
+	if err != nil {
+		return errors.Join(fmt.Errorf("create telemetry: %w", err), core.Close())
+	}
 	ln, err := t.cfg.ToListener(ctx)
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen on %s: %w", t.cfg.NetAddr.Endpoint, err), core.Close())
@@ -116,10 +121,13 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 	}
 
 	t.store, t.server, t.addr = core, server, ln.Addr()
-	if ac := newAutoCompleter(core, t.cfg.Identity.AutoComplete, t.logger); ac.enabled() {
+	if cfg := t.cfg.Identity.AutoComplete; cfg.Settle > 0 || cfg.IdleTimeout > 0 {
+		ac := newAutoCompleter(core, cfg, t.logger, tb)
 		t.unsubscribeAuto = core.SubscribeSpans(ac.observe)
 		t.auto = ac
 		ac.start()
+	} else {
+		tb.Shutdown() // its only instruments are the completer's
 	}
 	t.served = make(chan struct{})
 	go func() {
@@ -197,6 +205,7 @@ func (t *lightningStore) Shutdown(ctx context.Context) error {
 	if t.auto != nil {
 		t.unsubscribeAuto()
 		t.auto.shutdown()
+		t.auto.telemetry.Shutdown()
 		t.auto = nil
 	}
 	if t.store != nil {
