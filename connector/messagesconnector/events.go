@@ -235,7 +235,9 @@ func (c *messagesConnector) emitHeld(ctx context.Context, held []*pendingCall, c
 		rs := p.td.ResourceSpans().At(0)
 		opts := append(append([]genai.Option(nil), c.parseOpts...), genai.WithLogEvents(c.join.eventsOf(id)))
 		parsed, _ := genai.Parse(p.call.span, rs.Resource(), opts...)
-		ready := complete(parsed) || (claimed && parsed.HasContent())
+		// Once the wait is over, a call goes out with what it has, or,
+		// without content, only when skip_empty is off.
+		ready := complete(parsed) || (claimed && (parsed.HasContent() || !c.cfg.SkipEmpty))
 		if !ready {
 			if claimed {
 				noContent++

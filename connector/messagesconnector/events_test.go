@@ -33,7 +33,11 @@ type joinEnv struct {
 
 func newJoinEnv(t *testing.T, wait time.Duration) *joinEnv {
 	t.Helper()
-	cfg := createDefaultConfig().(*Config)
+	return newJoinEnvConfig(t, createDefaultConfig().(*Config), wait)
+}
+
+func newJoinEnvConfig(t *testing.T, cfg *Config, wait time.Duration) *joinEnv {
+	t.Helper()
 	cfg.LogEventsWait = wait
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { require.NoError(t, tel.Shutdown(context.Background())) })
@@ -151,4 +155,17 @@ func TestJoinWaitOver(t *testing.T) {
 	metadatatest.AssertEqualConnectorMessagesSpansSkipped(t, e.tel, []metricdata.DataPoint[int64]{
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", reasonNoContent))},
 	}, metricdatatest.IgnoreTimestamp())
+}
+
+// With skip_empty off a content-less call is still emitted, once its wait
+// is over.
+func TestJoinWaitOverWithoutSkipEmpty(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.SkipEmpty = false
+	e := newJoinEnvConfig(t, cfg, 30*time.Millisecond)
+	require.NoError(t, e.traces.ConsumeTraces(context.Background(), contentlessCall()))
+	require.Eventually(t, func() bool { return len(e.sink.AllLogs()) == 1 }, 5*time.Second, 10*time.Millisecond)
+	bodies := recordBodies(e.sink)
+	require.Len(t, bodies, 1)
+	assert.Empty(t, bodies[0]["messages"])
 }
