@@ -117,6 +117,73 @@ func (a *autoCompleter) start() {
 	go a.run()
 }
 
+// resumePageSize is how many running rollouts one resume query reads, and
+// resumeSpanLimit how many spans of one attempt it looks through for a root.
+const (
+	resumePageSize  = 500
+	resumeSpanLimit = 10_000
+)
+
+// resume follows again the running attempts of rollouts created from spans
+// that a previous process was following when it stopped (or that predate
+// auto_complete): as if their last span had just arrived, with their root
+// span seen when the store holds one. Without it such an attempt would wait
+// for a span that may never come.
+func (a *autoCompleter) resume(ctx context.Context) {
+	now := a.now()
+	for offset := 0; ; offset += resumePageSize {
+		page, err := a.core.QueryRollouts(ctx, store.RolloutQuery{
+			StatusIn: []model.RolloutStatus{model.RolloutRunning},
+			Page:     store.Page{SortOrder: store.SortAsc, Limit: resumePageSize, Offset: offset},
+		})
+		if err != nil {
+			a.logger.Warn("Cannot list running rollouts to end their attempts; they end when their next span arrives", zap.Error(err))
+			return
+		}
+		for _, r := range page.Items {
+			if r.Attempt == nil || r.Attempt.Status.Ended() || !createdFromSpans(r.Metadata) {
+				continue
+			}
+			rootSeen, err := a.hasRoot(ctx, r.RolloutID, r.Attempt.AttemptID)
+			if err != nil {
+				a.logger.Warn("Cannot read the spans of a running attempt", zap.String("rollout_id", r.RolloutID), zap.Error(err))
+				continue
+			}
+			k := attemptKey{r.RolloutID, r.Attempt.AttemptID}
+			a.mu.Lock()
+			full := len(a.attempts) >= a.maxTracked
+			if _, known := a.attempts[k]; !known && !full {
+				a.attempts[k] = &attemptActivity{last: now, rootSeen: rootSeen, checked: true, ours: true}
+			}
+			a.mu.Unlock()
+			if full {
+				return
+			}
+		}
+		if len(page.Items) < resumePageSize {
+			return
+		}
+	}
+}
+
+// hasRoot reports whether the store holds a span without a parent for the
+// attempt (among its first resumeSpanLimit spans).
+func (a *autoCompleter) hasRoot(ctx context.Context, rolloutID, attemptID string) (bool, error) {
+	page, err := a.core.QuerySpans(ctx, store.SpanQuery{
+		RolloutID: rolloutID, AttemptID: &attemptID,
+		Page: store.Page{SortOrder: store.SortAsc, Limit: resumeSpanLimit},
+	})
+	if err != nil {
+		return false, err
+	}
+	for _, s := range page.Items {
+		if s.ParentID == nil || *s.ParentID == "" {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 func (a *autoCompleter) shutdown() {
 	close(a.stop)
 	<-a.done
@@ -124,6 +191,16 @@ func (a *autoCompleter) shutdown() {
 
 func (a *autoCompleter) run() {
 	defer close(a.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() {
+		select {
+		case <-a.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	defer cancel()
+	a.resume(ctx)
 	t := time.NewTicker(a.tick)
 	defer t.Stop()
 	for {
@@ -131,7 +208,7 @@ func (a *autoCompleter) run() {
 		case <-a.stop:
 			return
 		case <-t.C:
-			a.sweep(context.Background())
+			a.sweep(ctx)
 		}
 	}
 }

@@ -188,3 +188,30 @@ func TestAutoCompleteTelemetry(t *testing.T) {
 	metadatatest.AssertEqualLightningstoreAttemptsUntracked(t, tel, []metricdata.DataPoint[int64]{{Value: 1}},
 		metricdatatest.IgnoreTimestamp())
 }
+
+// After a restart the running attempts of rollouts created from spans are
+// followed again: one whose root span is stored settles, one without a root
+// waits for the idle timeout, a runner's rollout is left alone.
+func TestAutoCompleteResumesAfterRestart(t *testing.T) {
+	h := newCompleterHarness(t, AutoCompleteConfig{Settle: time.Second, IdleTimeout: time.Minute})
+	ctx := context.Background()
+	h.ingest(t, "ro-rooted", "at-rooted", otlpspan.AutoMetadata, span("0000000000000001", ""))
+	h.ingest(t, "ro-rootless", "at-rootless", otlpspan.AutoMetadata, span("0000000000000002", "0000000000000001"))
+	r, err := h.core.StartRollout(ctx, store.StartRolloutRequest{Input: json.RawMessage(`1`)})
+	require.NoError(t, err)
+	h.ingest(t, r.RolloutID, r.Attempt.AttemptID, nil, span("0000000000000001", ""))
+
+	// A new process: nothing followed yet.
+	restarted := newAutoCompleter(h.core, AutoCompleteConfig{Settle: time.Second, IdleTimeout: time.Minute}, zap.NewNop(), nil)
+	restarted.now = h.clock.now
+	restarted.resume(ctx)
+	assert.Len(t, restarted.attempts, 2)
+	h.clock.advance(time.Second)
+	restarted.sweep(ctx)
+	assert.Equal(t, model.AttemptSucceeded, h.status(t, "ro-rooted"))
+	assert.Equal(t, model.AttemptRunning, h.status(t, "ro-rootless"))
+	h.clock.advance(time.Minute)
+	restarted.sweep(ctx)
+	assert.Equal(t, model.AttemptTimeout, h.status(t, "ro-rootless"))
+	assert.Equal(t, model.AttemptRunning, h.status(t, r.RolloutID))
+}
