@@ -60,6 +60,9 @@ vet:
 
 .PHONY: go-test
 go-test:
+	@if [ -z "$$LIGHTNING_TEST_POSTGRES_DSN" ]; then \
+		echo "make: LIGHTNING_TEST_POSTGRES_DSN is unset: the PostgreSQL tests are skipped (bash .ci/run starts a throwaway server for them)" >&2; \
+	fi
 	$(GO) test -timeout $(GO_TIMEOUT) ./...
 
 ## interop-test: the Python interop suite: the real agentlightning client against the built collector

@@ -20,6 +20,7 @@ type call struct {
 	id       otlpspan.SpanIdentity
 	parsed   *genai.Call
 	reward   []rewards.Dimension // nil until a reward is known
+	hold     bool                // waits for its GenAI log events
 }
 
 // rewardSpan is a span of the batch that carries a reward.
@@ -67,7 +68,26 @@ func (c *messagesConnector) collect(td ptrace.Traces) *batch {
 	c.dedup(b)
 	attachToolSpans(b)
 	attachRewards(b)
+	c.holdForEvents(b)
 	return b
+}
+
+// holdForEvents moves the calls waiting for their log events out of the
+// batch, once the batch's rewards are attached to them.
+func (c *messagesConnector) holdForEvents(b *batch) {
+	kept := b.calls[:0]
+	for _, cl := range b.calls {
+		switch {
+		case !cl.hold:
+			kept = append(kept, cl)
+		case c.join.hold(cl, b.td.ResourceSpans().At(cl.resource).Resource()):
+		case c.cfg.SkipEmpty && !cl.parsed.HasContent():
+			b.skipped[reasonNoContent]++ // no room to wait
+		default:
+			kept = append(kept, cl)
+		}
+	}
+	b.calls = kept
 }
 
 func (c *messagesConnector) collectSpan(b *batch, ri int, res pcommon.Resource, span ptrace.Span) {
@@ -97,13 +117,22 @@ func (c *messagesConnector) collectSpan(b *batch, ri int, res pcommon.Resource, 
 		})
 		return
 	}
-	parsed, stats := genai.Parse(span, res, c.parseOpts...)
+	opts := c.parseOpts
+	events := c.join.eventsOf(span.SpanID())
+	if len(events) > 0 {
+		// GenAI log events that arrived before their span.
+		opts = append(append([]genai.Option(nil), opts...), genai.WithLogEvents(events))
+	}
+	parsed, stats := genai.Parse(span, res, opts...)
 	b.problems += stats.Total()
-	if c.cfg.SkipEmpty && !parsed.HasContent() {
+	// A call whose content travels as log events waits for them (see
+	// joiner); one that has part of it waits for the rest.
+	hold := c.join.active() && (!parsed.HasContent() || (len(events) > 0 && !complete(parsed)))
+	if !hold && c.cfg.SkipEmpty && !parsed.HasContent() {
 		b.skipped[reasonNoContent]++
 		return
 	}
-	cl := &call{resource: ri, span: span, id: id, parsed: parsed}
+	cl := &call{resource: ri, span: span, id: id, parsed: parsed, hold: hold}
 	if hasReward {
 		// A reward recorded on the call span itself is the call's reward.
 		cl.reward = reading.Dimensions
@@ -239,7 +268,7 @@ func attachLinked(r rewardSpan, calls []*call) {
 		}
 		traceID, spanID := cl.span.TraceID(), cl.span.SpanID()
 		if rewards.MatchLinks(r.links, otlpspan.TraceIDHex(traceID[:]), otlpspan.SpanIDHex(spanID[:]),
-			rewards.FromPData(cl.span.Attributes())) {
+			rewards.WithResponseID(rewards.FromPData(cl.span.Attributes()), cl.parsed.ResponseID)) {
 			cl.reward = r.dims
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/confmap"
@@ -72,6 +73,15 @@ type Config struct {
 	// always dropped. 0 disables the cross-batch cache. Default: 16384.
 	DedupCacheSize int `mapstructure:"dedup_cache_size"`
 
+	// LogEventsWait is how long a call whose span carries no content waits
+	// for the GenAI log events that carry it (gen_ai.user.message,
+	// gen_ai.choice, gen_ai.client.inference.operation.details: the official
+	// OpenAI instrumentation's default and event_only modes), and how long
+	// events wait for their span. It applies when the connector is also the
+	// exporter of a logs pipeline that receives those events; 0 disables
+	// the join. Default: 5s.
+	LogEventsWait time.Duration `mapstructure:"log_events_wait"`
+
 	// prevent unkeyed literal initialization
 	_ struct{}
 }
@@ -98,6 +108,9 @@ func (c *Config) Validate() error {
 		if c.LLMCallName != "" {
 			errs = append(errs, errors.New("llm_call_name_fallback: cannot be combined with llm_call_name, which replaces every rule"))
 		}
+	}
+	if c.LogEventsWait < 0 {
+		errs = append(errs, fmt.Errorf("log_events_wait: must be 0 or more, got %s", c.LogEventsWait))
 	}
 	if c.DedupCacheSize < 0 {
 		errs = append(errs, fmt.Errorf("dedup_cache_size: must be 0 or more, got %d", c.DedupCacheSize))

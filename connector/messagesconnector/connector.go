@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
@@ -40,11 +41,19 @@ type messagesConnector struct {
 	seen      *recentset.Set[callKey] // nil when the cross-batch dedup is off
 	telemetry *metadata.TelemetryBuilder
 	reasons   map[string]metric.AddOption
+
+	// join pairs content-less calls with their GenAI log events; shared by
+	// the traces and logs instances of this connector id.
+	id       component.ID
+	join     *joiner
+	logsSide bool
+	stop     chan struct{}
+	stopped  chan struct{}
 }
 
 var _ connector.Traces = (*messagesConnector)(nil)
 
-func newConnector(set connector.Settings, cfg *Config, next consumer.Logs) (*messagesConnector, error) {
+func newConnector(set connector.Settings, cfg *Config, next consumer.Logs, logsSide bool) (*messagesConnector, error) {
 	var opts []genai.Option
 	if cfg.LLMCallName != "" {
 		re, err := regexp.Compile(cfg.LLMCallName)
@@ -75,6 +84,8 @@ func newConnector(set connector.Settings, cfg *Config, next consumer.Logs) (*mes
 	if cfg.DedupCacheSize > 0 {
 		c.seen = recentset.New[callKey](cfg.DedupCacheSize)
 	}
+	c.id, c.logsSide = set.ID, logsSide
+	c.join = acquireJoiner(set.ID, cfg.LogEventsWait, logsSide)
 	return c, nil
 }
 
@@ -94,7 +105,30 @@ func (c *messagesConnector) Start(_ context.Context, host component.Host) error 
 		return fmt.Errorf("identity policy of extension %s: %w", c.cfg.Store, err)
 	}
 	c.resolver = resolver
+	if !c.logsSide {
+		// The traces side owns the sweep of calls whose wait is over.
+		c.stop, c.stopped = make(chan struct{}), make(chan struct{})
+		go c.runSweeper()
+	}
 	return nil
+}
+
+func (c *messagesConnector) runSweeper() {
+	defer close(c.stopped)
+	tick := time.Second
+	if w := c.cfg.LogEventsWait; w > 0 && w/4 < tick {
+		tick = max(w/4, 10*time.Millisecond)
+	}
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-t.C:
+			c.sweep(context.Background())
+		}
+	}
 }
 
 // Capabilities: the connector only reads the spans.
@@ -102,8 +136,24 @@ func (c *messagesConnector) Capabilities() consumer.Capabilities {
 	return consumer.Capabilities{MutatesData: false}
 }
 
-// Shutdown releases the telemetry; there is no background work.
-func (c *messagesConnector) Shutdown(context.Context) error {
+// Shutdown stops the sweeper, emits what is still held and releases the
+// telemetry.
+func (c *messagesConnector) Shutdown(ctx context.Context) error {
+	if c.stop != nil {
+		close(c.stop)
+		<-c.stopped
+		c.stop = nil
+	}
+	if c.join != nil {
+		if !c.logsSide {
+			// Calls held at shutdown get whatever content they have.
+			if held := c.join.takeAll(); len(held) > 0 {
+				_ = c.emitHeld(ctx, held, true)
+			}
+		}
+		releaseJoiner(c.id, c.join, c.logsSide)
+		c.join = nil
+	}
 	c.telemetry.Shutdown()
 	return nil
 }
@@ -122,6 +172,12 @@ func (c *messagesConnector) ConsumeTraces(ctx context.Context, td ptrace.Traces)
 	if b.problems > 0 {
 		c.telemetry.ConnectorMessagesParseProblems.Add(ctx, int64(b.problems))
 	}
+	return c.deliver(ctx, b, ld)
+}
+
+// deliver sends the records built from b downstream and, once they are
+// taken, remembers their calls as seen.
+func (c *messagesConnector) deliver(ctx context.Context, b *batch, ld plog.Logs) error {
 	if len(b.calls) == 0 {
 		return nil
 	}

@@ -2,6 +2,7 @@ package messagesconnector // import "github.com/otelcol-lightning/otelcol-lightn
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
@@ -16,6 +17,7 @@ func NewFactory() connector.Factory {
 		metadata.Type,
 		createDefaultConfig,
 		connector.WithTracesToLogs(createTracesToLogs, metadata.TracesToLogsStability),
+		connector.WithLogsToLogs(createLogsToLogs, metadata.LogsToLogsStability),
 	)
 }
 
@@ -26,9 +28,19 @@ func createDefaultConfig() component.Config {
 		SkipEmpty:      true,
 		Store:          component.MustNewID("lightningstore"),
 		DedupCacheSize: 16384,
+		LogEventsWait:  5 * time.Second,
 	}
 }
 
 func createTracesToLogs(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Logs) (connector.Traces, error) {
-	return newConnector(set, cfg.(*Config), next)
+	return newConnector(set, cfg.(*Config), next, false)
+}
+
+// createLogsToLogs is the side that takes GenAI log events (see joiner).
+func createLogsToLogs(_ context.Context, set connector.Settings, cfg component.Config, next consumer.Logs) (connector.Logs, error) {
+	c, err := newConnector(set, cfg.(*Config), next, true)
+	if err != nil {
+		return nil, err
+	}
+	return &logsConnector{messagesConnector: c}, nil
 }

@@ -27,6 +27,9 @@ import (
 const (
 	reasonUnlabeled   = "unlabeled"
 	reasonInvalidBody = "invalid_body"
+	// reasonGenAIEvent: a GenAI event (gen_ai.user.message, gen_ai.choice,
+	// ...) that carries no reward; the triplet processor reads those.
+	reasonGenAIEvent = "genai_event"
 )
 
 // messageCacheSize is how many recently stored (rollout, attempt, span id)
@@ -57,9 +60,10 @@ func newLogsExporter(e *storeExporter) *logsExporter {
 //     anything else is dropped (reason invalid_body).
 //   - SequenceID: agentlightning.span_sequence_id when the record carries a
 //     positive one (the call span's, from Agent Lightning's tracer or
-//     proxy); otherwise one is allocated from the rollout's span sequence in
-//     arrival order, so the messages of a rollout keep the order in which
-//     their calls reached the collector.
+//     proxy); otherwise the store numbers the rollout's messages 1..n in
+//     arrival order, apart from the span sequence (spans stay 1..n), so the
+//     messages of a rollout keep the order in which their calls reached
+//     the collector.
 //   - unknown_rollouts: create stores records whatever the rollout (the
 //     messages table has no foreign key; the call's spans create the
 //     rollout through the traces pipeline); reject drops the records of a
@@ -70,7 +74,14 @@ func (e *logsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	if e.store == nil {
 		return consumererror.NewPermanent(errors.New("exporter not started"))
 	}
-	msgs, rejected := e.convertLogs(ld)
+	msgs, rewardRecs, rejected := e.convertLogs(ld)
+	if len(rewardRecs) > 0 {
+		// Stored as spans, through the same path (and the same identity
+		// policy) as the spans of the traces pipeline.
+		if err := e.pushTraces(ctx, rewardSpans(rewardRecs)); err != nil {
+			return err
+		}
+	}
 	msgs, duplicates := e.withoutStored(msgs)
 	if e.cfg.UnknownRollouts == otlpspan.UnknownReject && len(msgs) > 0 {
 		var err error
@@ -80,10 +91,7 @@ func (e *logsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 	}
 	if len(msgs) > 0 {
 		begin := time.Now()
-		err := e.assignSequenceIDs(ctx, msgs)
-		if err == nil {
-			err = e.store.AddMessages(ctx, msgs)
-		}
+		err := e.store.AddMessages(ctx, msgs)
 		e.telemetry.ExporterLightningstoreWriteDuration.Record(ctx, time.Since(begin).Seconds())
 		if err != nil {
 			return e.storeFailure(err, fmt.Sprintf("write %d messages to the store", len(msgs)))
@@ -107,14 +115,24 @@ func (e *logsExporter) storeFailure(err error, what string) error {
 }
 
 // convertLogs turns the records into message rows (SequenceID 0 when it is
-// to be allocated), counting the ones it cannot use by reason.
-func (e *logsExporter) convertLogs(ld plog.Logs) ([]model.MessageRecord, map[string]int) {
+// to be allocated) and reward records, counting the ones it cannot use by
+// reason.
+func (e *logsExporter) convertLogs(ld plog.Logs) ([]model.MessageRecord, []rewardRecord, map[string]int) {
 	rejected := map[string]int{}
 	msgs := make([]model.MessageRecord, 0, ld.LogRecordCount())
-	for _, rl := range ld.ResourceLogs().All() {
+	var rewardRecs []rewardRecord
+	for ri, rl := range ld.ResourceLogs().All() {
 		res := rl.Resource().Attributes()
 		for _, sl := range rl.ScopeLogs().All() {
 			for _, lr := range sl.LogRecords().All() {
+				if isRewardRecord(lr) {
+					rewardRecs = append(rewardRecs, rewardRecord{resource: ri, res: rl.Resource(), record: lr})
+					continue
+				}
+				if isGenAIEvent(lr) {
+					rejected[reasonGenAIEvent]++
+					continue
+				}
 				m, reason := toMessage(lr, res)
 				if reason != "" {
 					rejected[reason]++
@@ -124,7 +142,7 @@ func (e *logsExporter) convertLogs(ld plog.Logs) ([]model.MessageRecord, map[str
 			}
 		}
 	}
-	return msgs, rejected
+	return msgs, rewardRecs, rejected
 }
 
 func toMessage(lr plog.LogRecord, res pcommon.Map) (model.MessageRecord, string) {
@@ -282,30 +300,6 @@ func isAutoRollout(rolloutID, attemptID string) bool {
 	return ok && key != "" && attemptID == otlpspan.AutoAttemptPrefix+key
 }
 
-// assignSequenceIDs allocates sequence ids, in batch order, to the records
-// that carry none.
-func (e *logsExporter) assignSequenceIDs(ctx context.Context, msgs []model.MessageRecord) error {
-	var keys []store.SequenceKey
-	var idx []int
-	for i, m := range msgs {
-		if m.SequenceID == 0 {
-			keys = append(keys, store.SequenceKey{RolloutID: m.RolloutID, AttemptID: m.AttemptID})
-			idx = append(idx, i)
-		}
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	ids, err := e.store.NextSequenceIDs(ctx, keys)
-	if err != nil {
-		return err
-	}
-	for j, i := range idx {
-		msgs[i].SequenceID = ids[j]
-	}
-	return nil
-}
-
 func (e *logsExporter) recordMessageRejections(ctx context.Context, rejected map[string]int) {
 	total := 0
 	for reason, n := range rejected {
@@ -314,7 +308,9 @@ func (e *logsExporter) recordMessageRejections(ctx context.Context, rejected map
 			opt = reasonOption(reason)
 		}
 		e.telemetry.ExporterLightningstoreMessagesRejected.Add(ctx, int64(n), opt)
-		total += n
+		if reason != reasonGenAIEvent { // expected where GenAI events are routed here
+			total += n
+		}
 	}
 	if total > 0 {
 		e.sampled.Warn("Dropped log records that are not storable messages",

@@ -121,9 +121,9 @@ func TestLogsStoreMessages(t *testing.T) {
 	metadatatest.AssertEqualExporterLightningstoreMessagesStored(t, e.tel, sum(4), ignore...)
 }
 
-// Messages and spans of one rollout share its sequence, so the messages
-// interleave with the spans in arrival order.
-func TestLogsShareTheSpanSequence(t *testing.T) {
+// Messages are numbered apart from the spans: the spans of a rollout stay
+// 1..n, and its chat records are 1..n on their own.
+func TestLogsDoNotTakeSpanSequenceIDs(t *testing.T) {
 	st := newMemStore(t)
 	traces := start(t, syncConfig(), st)
 	logs := startLogs(t, syncConfig(), st)
@@ -133,7 +133,16 @@ func TestLogsShareTheSpanSequence(t *testing.T) {
 	require.NoError(t, logs.exp.ConsumeLogs(context.Background(), messageLogs(t, record{rollout: "r1", attempt: "a1", spanByte: 1, body: bodyA})))
 	msgs := messagesOf(t, st, "r1", store.LatestAttempt)
 	require.Len(t, msgs, 1)
-	assert.Equal(t, 3, msgs[0].SequenceID)
+	assert.Equal(t, 1, msgs[0].SequenceID)
+
+	td = ptrace.NewTraces()
+	traceSpans(t, td, 3, 1, labeled("r1", "a1"))
+	require.NoError(t, traces.exp.ConsumeTraces(context.Background(), td))
+	var seqs []int
+	for _, s := range spansOf(t, st, "r1") {
+		seqs = append(seqs, s.SequenceID)
+	}
+	assert.Equal(t, []int{1, 2, 3}, seqs, "a chat record took no number from the span sequence")
 }
 
 func TestLogsRejectAndDuplicates(t *testing.T) {

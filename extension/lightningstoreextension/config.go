@@ -104,6 +104,25 @@ type IdentityConfig struct {
 	// session.id (spans without it fall back to their trace id).
 	// Default: trace_id.
 	AutoRolloutKey string `mapstructure:"auto_rollout_key"`
+	// AutoComplete ends the attempts of rollouts the store created from
+	// spans, which no runner will end (D17).
+	AutoComplete AutoCompleteConfig `mapstructure:"auto_complete"`
+
+	_ struct{}
+}
+
+// AutoCompleteConfig says when the attempt of a rollout created from spans
+// (an automatic rollout, or one named only by agentlightning.rollout_id
+// attributes) ends. Rollouts created through the API (enqueue,
+// start_rollout) are their runner's to end and are never touched.
+type AutoCompleteConfig struct {
+	// Settle: once the attempt's root span (a span without a parent) has
+	// arrived and no span has arrived for this long, the attempt becomes
+	// succeeded. 0 disables the rule. Default: 5s.
+	Settle time.Duration `mapstructure:"settle"`
+	// IdleTimeout: an attempt without a root span that has received no span
+	// for this long becomes timeout. 0 disables the rule. Default: 10m.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 
 	_ struct{}
 }
@@ -208,6 +227,12 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("identity.auto_rollout_key: must be %q or an attribute name", otlpspan.AutoKeyTraceID))
 	case key != strings.TrimSpace(key):
 		errs = append(errs, fmt.Errorf("identity.auto_rollout_key: %q has surrounding spaces", key))
+	}
+	if c.Identity.AutoComplete.Settle < 0 {
+		errs = append(errs, fmt.Errorf("identity.auto_complete.settle: must not be negative, got %s", c.Identity.AutoComplete.Settle))
+	}
+	if c.Identity.AutoComplete.IdleTimeout < 0 {
+		errs = append(errs, fmt.Errorf("identity.auto_complete.idle_timeout: must not be negative, got %s", c.Identity.AutoComplete.IdleTimeout))
 	}
 	switch c.Traces.Unlabeled {
 	case otlpspan.UnlabeledDrop, otlpspan.UnlabeledAuto:

@@ -43,7 +43,8 @@ func TestLoadConfig(t *testing.T) {
 			c.CORS = configoptional.Some(confighttp.CORSConfig{AllowedOrigins: []string{"http://localhost:3000", "https://*.example.com"}})
 			c.Store.Path = "/var/lib/lightning/store.db"
 			c.Watchdog = WatchdogConfig{Interval: 5 * time.Second, Debounce: 0}
-			c.Identity = IdentityConfig{Unlabeled: otlpspan.UnlabeledDrop, AutoRolloutKey: "gen_ai.conversation.id"}
+			c.Identity = IdentityConfig{Unlabeled: otlpspan.UnlabeledDrop, AutoRolloutKey: "gen_ai.conversation.id",
+				AutoComplete: AutoCompleteConfig{Settle: 30 * time.Second, IdleTimeout: 0}}
 			c.Traces = TracesConfig{Unlabeled: otlpspan.UnlabeledAuto, UnknownRollouts: otlpspan.UnknownReject, MaxDecompressedSize: 1 << 20}
 			c.APIv1.Auth = &configauth.Config{AuthenticatorID: component.MustNewIDWithName("bearertokenauth", "aglv1")}
 		}},
@@ -80,7 +81,8 @@ func TestDefaultConfig(t *testing.T) {
 	assert.Equal(t, "localhost:4747", cfg.NetAddr.Endpoint)
 	assert.Equal(t, StoreConfig{Backend: BackendSQLite, Path: "./data/lightning.db", MaxConns: 10, ConnMaxLifetime: time.Hour}, cfg.Store)
 	assert.Equal(t, WatchdogConfig{Interval: time.Second, Debounce: time.Second}, cfg.Watchdog)
-	assert.Equal(t, IdentityConfig{Unlabeled: otlpspan.UnlabeledAuto, AutoRolloutKey: otlpspan.AutoKeyTraceID}, cfg.Identity)
+	assert.Equal(t, IdentityConfig{Unlabeled: otlpspan.UnlabeledAuto, AutoRolloutKey: otlpspan.AutoKeyTraceID,
+		AutoComplete: AutoCompleteConfig{Settle: 5 * time.Second, IdleTimeout: 10 * time.Minute}}, cfg.Identity)
 	assert.Equal(t, TracesConfig{Unlabeled: otlpspan.UnlabeledDrop, UnknownRollouts: otlpspan.UnknownCreate, MaxDecompressedSize: 64 << 20}, cfg.Traces,
 		"/v1/traces keeps Agent Lightning's rule, whatever the pipeline's identity policy")
 	assert.NoError(t, cfg.Validate())
@@ -109,6 +111,8 @@ func TestValidateConfig(t *testing.T) {
 		{name: "bad_identity", errs: []string{
 			`identity.unlabeled: unknown policy "keep", want "auto" or "drop"`,
 			`identity.auto_rollout_key: " session.id" has surrounding spaces`,
+			"identity.auto_complete.settle: must not be negative, got -1s",
+			"identity.auto_complete.idle_timeout: must not be negative, got -1m0s",
 		}},
 		{name: "empty_identity", errs: []string{
 			`identity.unlabeled: unknown policy "", want "auto" or "drop"`,

@@ -13,9 +13,12 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/config/confighttp"
+	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/extension"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-lightning/otelcol-lightning/extension/lightningstoreextension/internal/metadata"
 	"github.com/otelcol-lightning/otelcol-lightning/internal/traceshttp"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/aglv1"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/dashboard"
@@ -44,6 +47,10 @@ type lightningStore struct {
 	server *http.Server
 	addr   net.Addr      // where the API listens, once started
 	served chan struct{} // closed when Serve returns
+
+	// auto ends the attempts of rollouts created from spans (D17).
+	auto            *autoCompleter
+	unsubscribeAuto func()
 
 	muxMu sync.Mutex
 	mux   *http.ServeMux // the API's mux, for routes other components mount
@@ -117,6 +124,10 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 		Logger:       t.logger,
 	})
 
+	tb, err := metadata.NewTelemetryBuilder(t.telemetry)
+	if err != nil {
+		return errors.Join(fmt.Errorf("create telemetry: %w", err), core.Close())
+	}
 	ln, err := t.cfg.ToListener(ctx)
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen on %s: %w", t.cfg.NetAddr.Endpoint, err), core.Close())
@@ -124,9 +135,19 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 	traces := traceshttp.NewHandler(t.traces.consume, t.cfg.Traces.MaxDecompressedSize)
 	handler := storeapi.NewHandler(core, storeapi.WithLogger(t.logger), storeapi.WithTracesHandler(traces),
 		storeapi.WithExtraRoutes(t.keepMux))
-	server, err := t.cfg.ToServer(ctx, host.GetExtensions(), t.telemetry, handler)
+	// CORS is Agent Lightning's (preflight 200 with every method, max age
+	// 600 s), not confighttp's, which answers preflights 204 listing only
+	// the requested method; so the server gets the configuration without
+	// it, and the store's CORS goes in front of everything confighttp adds
+	// (authentication must not see a preflight).
+	serverCfg := t.cfg.ServerConfig
+	serverCfg.CORS = configoptional.None[confighttp.CORSConfig]()
+	server, err := serverCfg.ToServer(ctx, host.GetExtensions(), t.telemetry, handler)
 	if err != nil {
 		return errors.Join(fmt.Errorf("create the API server: %w", err), ln.Close(), core.Close())
+	}
+	if cors := t.cfg.CORS.Get(); cors != nil {
+		server.Handler = storeapi.WrapCORS(server.Handler, cors.AllowedOrigins, cors.MaxAge)
 	}
 
 	// The API's mux exists (keepMux ran in NewHandler); nothing is served yet.
@@ -140,6 +161,14 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 			t.store, t.server = nil, nil
 			return errors.Join(err, ln.Close(), core.Close())
 		}
+	}
+	if cfg := t.cfg.Identity.AutoComplete; cfg.Settle > 0 || cfg.IdleTimeout > 0 {
+		ac := newAutoCompleter(core, cfg, t.logger, tb)
+		t.unsubscribeAuto = core.SubscribeSpans(ac.observe)
+		t.auto = ac
+		ac.start()
+	} else {
+		tb.Shutdown() // its only instruments are the completer's
 	}
 	t.served = make(chan struct{})
 	go func() {
@@ -258,6 +287,12 @@ func (t *lightningStore) Shutdown(ctx context.Context) error {
 		}
 		<-t.served
 		t.server = nil
+	}
+	if t.auto != nil {
+		t.unsubscribeAuto()
+		t.auto.shutdown()
+		t.auto.telemetry.Shutdown()
+		t.auto = nil
 	}
 	if t.store != nil {
 		if err := t.store.Close(); err != nil {

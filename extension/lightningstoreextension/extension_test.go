@@ -171,6 +171,52 @@ func TestCORSFromServerConfig(t *testing.T) {
 	assert.Equal(t, "true", header.Get("Access-Control-Allow-Credentials"))
 	_, header, _ = call(t, tr, http.MethodGet, "/v1/agl/health", "", "Origin", "http://elsewhere.example")
 	assert.Empty(t, header.Get("Access-Control-Allow-Origin"))
+
+	// A preflight answers as Agent Lightning v0.3 (Starlette's
+	// CORSMiddleware with allow_methods=["*"]) does: 200, every method,
+	// the requested headers, max age 600 — not confighttp's 204 listing
+	// only the requested method.
+	status, header := preflight(t, tr, "/v1/agl/rollouts", "http://localhost:3000", "POST", "content-type")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "http://localhost:3000", header.Get("Access-Control-Allow-Origin"))
+	assert.Equal(t, "DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT", header.Get("Access-Control-Allow-Methods"))
+	assert.Equal(t, "600", header.Get("Access-Control-Max-Age"))
+	assert.Equal(t, "content-type", header.Get("Access-Control-Allow-Headers"))
+	assert.Equal(t, "true", header.Get("Access-Control-Allow-Credentials"))
+
+	status, header = preflight(t, tr, "/v1/agl/rollouts", "http://elsewhere.example", "POST", "")
+	assert.Equal(t, http.StatusBadRequest, status, "a disallowed origin's preflight, as Starlette answers it")
+	assert.Empty(t, header.Get("Access-Control-Allow-Origin"))
+}
+
+// preflight sends a browser's CORS preflight (its answer is not JSON).
+func preflight(t *testing.T, tr *lightningStore, path, origin, method, headers string) (int, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodOptions, "http://"+tr.addr.String()+path, nil)
+	require.NoError(t, err)
+	req.Header.Set("Origin", origin)
+	req.Header.Set("Access-Control-Request-Method", method)
+	if headers != "" {
+		req.Header.Set("Access-Control-Request-Headers", headers)
+	}
+	resp, err := client.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, resp.Header
+}
+
+func TestCORSWildcardOriginAndMaxAge(t *testing.T) {
+	cfg := testConfig(BackendMemory, "")
+	cfg.CORS = configoptional.Some(confighttp.CORSConfig{AllowedOrigins: []string{"https://*.example.com"}, MaxAge: 60})
+	tr := start(t, cfg)
+	defer shutdown(t, tr)
+	status, header := preflight(t, tr, "/v1/agl/health", "https://app.example.com", "GET", "")
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "https://app.example.com", header.Get("Access-Control-Allow-Origin"))
+	assert.Equal(t, "60", header.Get("Access-Control-Max-Age"))
+	_, header, _ = call(t, tr, http.MethodGet, "/v1/agl/health", "", "Origin", "https://example.org")
+	assert.Empty(t, header.Get("Access-Control-Allow-Origin"))
 }
 
 func TestStartFailures(t *testing.T) {

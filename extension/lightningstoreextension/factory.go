@@ -40,6 +40,10 @@ func createDefaultConfig() component.Config {
 		Identity: IdentityConfig{
 			Unlabeled:      otlpspan.UnlabeledAuto,
 			AutoRolloutKey: otlpspan.AutoKeyTraceID,
+			AutoComplete: AutoCompleteConfig{
+				Settle:      5 * time.Second,
+				IdleTimeout: 10 * time.Minute,
+			},
 		},
 		Dashboard: DashboardConfig{Enabled: true},
 		Traces: TracesConfig{

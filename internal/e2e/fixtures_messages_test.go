@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/export"
@@ -17,17 +20,16 @@ import (
 func TestFixtureMessages(t *testing.T) {
 	requireBinary(t)
 	c := startCollector(t, t.TempDir())
+	update := os.Getenv("UPDATE_GOLDEN") != ""
 	for _, name := range fixtureNames(t) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			rolloutID, attemptID, spanCount := postFixture(t, c, name)
-			waitForSpans(t, c, rolloutID, attemptID, spanCount)
-			if name == "openai-v2-legacy" {
-				// Its content travels only as log events; the connector reads
-				// spans and skips calls without content (the triplets have the
-				// messages, see TestFixtureTriplets).
-				return
-			}
+			// Spans first, then the log events, as the fixture test sends
+			// them: calls whose content travels as log events (openai-v2
+			// legacy, 2.2b0 and event_only) wait for it in the connector.
+			rewardRecords := postFixtureLogs(t, c, filepath.Join(repoRoot, fixturesDir, name+".logs.json"))
+			waitForSpans(t, c, rolloutID, attemptID, spanCount+rewardRecords)
 			records := waitForMessages(t, c, rolloutID)
 			if len(records) != 2 {
 				t.Fatalf("%d chat records, want one per call (2)", len(records))
@@ -41,7 +43,86 @@ func TestFixtureMessages(t *testing.T) {
 			if !hasToolRoundTrip(records[1]) {
 				t.Errorf("the second call's history lacks the tool call and its result: %v", records[1]["messages"])
 			}
+			checkMessagesGolden(t, c, name, rolloutID, update)
 		})
+	}
+}
+
+// messagesGolden is <name>.messages.json: the chat records of the fixture's
+// rollout as the messages API returns them, and the lines of its SFT export
+// (one per call) with the export's summary.
+type messagesGolden struct {
+	Records []any `json:"records"`
+	SFT     []any `json:"sft"`
+}
+
+// checkMessagesGolden compares the chat records and the SFT export of a
+// fixture field by field with its golden file (UPDATE_GOLDEN=1 rewrites it).
+func checkMessagesGolden(t *testing.T, c *collector, name, rolloutID string, update bool) {
+	t.Helper()
+	path := filepath.Join(repoRoot, fixturesDir, name+".messages.json")
+	read := func() (messagesGolden, error) {
+		var g messagesGolden
+		resp, err := httpClient.Get(c.api("/v1/lightning/rollouts/" + rolloutID + "/messages?attempt_id=latest"))
+		if err != nil {
+			return g, err
+		}
+		var page struct {
+			Items []any `json:"items"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&page)
+		resp.Body.Close()
+		if err != nil {
+			return g, err
+		}
+		g.Records = page.Items
+		resp, err = httpClient.Get(c.api("/v1/lightning/export?format=sft&granularity=call&summary=true&rollout_id=" + rolloutID))
+		if err != nil {
+			return g, err
+		}
+		defer resp.Body.Close()
+		dec := json.NewDecoder(resp.Body)
+		for dec.More() {
+			var line any
+			if err := dec.Decode(&line); err != nil {
+				return g, err
+			}
+			g.SFT = append(g.SFT, line)
+		}
+		return g, nil
+	}
+	if update {
+		g, err := read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, append(indentJSON(g), '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (record it with UPDATE_GOLDEN=1 and review it)", err)
+	}
+	var want messagesGolden
+	if err := json.Unmarshal(data, &want); err != nil {
+		t.Fatalf("decode %s: %v", path, err)
+	}
+	var got messagesGolden
+	err = poll(dataTimeout, func() error {
+		var err error
+		if got, err = read(); err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(got, want) {
+			return errNotYet
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("chat records / SFT lines of %s differ from %s (UPDATE_GOLDEN=1 rewrites it after review)\ngot:\n%s\nwant:\n%s",
+			name, filepath.Base(path), indentJSON(got), indentJSON(want))
 	}
 }
 

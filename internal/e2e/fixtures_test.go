@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"go.opentelemetry.io/collector/pdata/plog"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 )
 
@@ -48,7 +49,11 @@ func TestFixtureTriplets(t *testing.T) {
 	}
 }
 
-// fixtureNames lists the fixtures (<name>.json) in sorted order.
+// ownTestFixtures are the fixtures without rollout labels, which a test of
+// their own sends with the configuration they need.
+var ownTestFixtures = map[string]bool{"rootless": true}
+
+// fixtureNames lists the labelled fixtures (<name>.json) in sorted order.
 func fixtureNames(t *testing.T) []string {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join(repoRoot, fixturesDir, "*.json"))
@@ -58,7 +63,11 @@ func fixtureNames(t *testing.T) []string {
 	var names []string
 	for _, p := range paths {
 		base := filepath.Base(p)
-		if strings.HasSuffix(base, ".logs.json") || strings.HasSuffix(base, ".triplets.json") {
+		if strings.HasSuffix(base, ".logs.json") || strings.HasSuffix(base, ".triplets.json") ||
+			strings.HasSuffix(base, ".messages.json") {
+			continue
+		}
+		if ownTestFixtures[strings.TrimSuffix(base, ".json")] {
 			continue
 		}
 		names = append(names, strings.TrimSuffix(base, ".json"))
@@ -88,8 +97,9 @@ func postFixture(t *testing.T, c *collector, name string) (rolloutID, attemptID 
 func checkFixtureTriplets(t *testing.T, c *collector, name string, update bool) {
 	dir := filepath.Join(repoRoot, fixturesDir)
 	rolloutID, attemptID, spanCount := postFixture(t, c, name)
-	postFixtureLogs(t, c, filepath.Join(dir, name+".logs.json"))
-	waitForSpans(t, c, rolloutID, attemptID, spanCount)
+	rewardRecords := postFixtureLogs(t, c, filepath.Join(dir, name+".logs.json"))
+	// Each reward log record is stored as a reward span of the rollout.
+	waitForSpans(t, c, rolloutID, attemptID, spanCount+rewardRecords)
 	var attempt map[string]any
 	postJSON(t, c.api("/v1/agl/rollouts/"+rolloutID+"/attempts/latest"), map[string]any{"status": "succeeded"}, &attempt)
 
@@ -143,23 +153,37 @@ func fixtureLabels(t *testing.T, traces []byte) (rolloutID, attemptID string, sp
 }
 
 // postFixtureLogs sends the log records an SDK exported beside its spans
-// (GenAI events on the logs signal). The default configuration has no logs
-// pipeline, so the collector may not serve /v1/logs: that is logged, not a
-// failure, and the golden file records what the default configuration makes
-// of the spans alone.
-func postFixtureLogs(t *testing.T, c *collector, path string) {
+// (GenAI events on the logs signal) to the default configuration's logs
+// pipeline, and returns how many of them are gen_ai.evaluation.result
+// records (rewards, which the store keeps as reward spans).
+func postFixtureLogs(t *testing.T, c *collector, path string) int {
 	t.Helper()
 	logs, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return
+		return 0
 	}
 	if err != nil {
 		t.Fatal(err)
 	}
 	status, body := post(t, c.otlpHTTP("/v1/logs"), "application/json", logs)
 	if status != http.StatusOK {
-		t.Logf("%s not ingested (status %d: %s): the collector has no logs pipeline", filepath.Base(path), status, bytes.TrimSpace(body))
+		t.Fatalf("POST %s to /v1/logs: status %d: %s", filepath.Base(path), status, bytes.TrimSpace(body))
 	}
+	ld, err := (&plog.JSONUnmarshaler{}).UnmarshalLogs(logs)
+	if err != nil {
+		t.Fatalf("decode %s: %v", filepath.Base(path), err)
+	}
+	n := 0
+	for _, rl := range ld.ResourceLogs().All() {
+		for _, sl := range rl.ScopeLogs().All() {
+			for _, lr := range sl.LogRecords().All() {
+				if lr.EventName() == "gen_ai.evaluation.result" {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
 
 // waitForTriplets polls until the attempt has triplets. An attempt whose

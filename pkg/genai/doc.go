@@ -79,7 +79,10 @@
 // resource), response id (gen_ai.response.id, ai.response.id,
 // agentlightning.operation.output.id, the body id), usage in every
 // spelling (gen_ai.usage.input_tokens and the deprecated prompt_tokens,
-// llm.token_count.*, ai.usage.*, the cache and reasoning sub-counts), the
+// llm.token_count.*, ai.usage.*, the cache and reasoning sub-counts, with
+// semantic-conventions-genai's cache_write before semconv 1.40's
+// cache_creation), finish reasons (gen_ai.response.finish_reasons, the
+// older singular finish_reason, llm.finish_reason), the
 // sampling parameters (gen_ai.request.*, llm.invocation_parameters,
 // ai.settings.*).
 //

@@ -346,10 +346,7 @@ func toolCallFromMap(m map[string]any) ToolCall {
 	if inner, ok := m["tool_call"].(map[string]any); ok {
 		m = inner
 	}
-	tc := ToolCall{ID: normID(field(m, "id", "toolCallId", "tool_call_id")), Type: field(m, "type")}
-	if tc.Type == "" || tc.Type == "tool_call" {
-		tc.Type = "function"
-	}
+	tc := ToolCall{ID: normID(field(m, "id", "toolCallId", "tool_call_id")), Type: toolCallType(field(m, "type"))}
 	if fn, ok := m["function"].(map[string]any); ok {
 		tc.Function = FunctionCall{Name: field(fn, "name"), Arguments: argumentsString(fn["arguments"])}
 		return tc
@@ -357,6 +354,19 @@ func toolCallFromMap(m map[string]any) ToolCall {
 	args, _ := firstPresent(m, "arguments", "args", "input")
 	tc.Function = FunctionCall{Name: field(m, "name", "toolName"), Arguments: argumentsString(args)}
 	return tc
+}
+
+// toolCallType maps the type of a tool call to OpenAI's chat format, which
+// knows "function" and "custom" calls only. Every other spelling of a call
+// of a named function — the OTel part type tool_call, Vercel's tool-call
+// (streamText's ai.response.toolCalls), Anthropic's tool_use, the Responses
+// API's function_call — is a function call; OpenAI fine-tuning rejects a
+// line with any other type.
+func toolCallType(t string) string {
+	if t == "custom" {
+		return t
+	}
+	return "function"
 }
 
 // argumentsString renders tool-call arguments as OpenAI's JSON string: a

@@ -136,6 +136,7 @@ func (p *parser) openAIResponse(key string, resp map[string]any, ex *extraction,
 	if u, ok := resp["usage"].(map[string]any); ok {
 		b.usage = bodyUsage(u)
 	}
+	langChainOutput(resp, b)
 	var first map[string]any
 	if len(choices) > 0 {
 		first, _ = choices[0].(map[string]any)
@@ -153,6 +154,28 @@ func (p *parser) openAIResponse(key string, resp map[string]any, ex *extraction,
 		if raw, err := json.Marshal(content); err == nil {
 			b.logprobs = raw
 		}
+	}
+}
+
+// langChainOutput reads what a LangChain LLMResult (OpenInference's
+// LangChain instrumentation records it as output.value) says about the
+// provider's response: llm_output.id is the OpenAI response id, which is the
+// only place the call's response id appears, so reward links by
+// gen_ai.response.id and dedup need it; llm_output.model_name and
+// token_usage fill the model and usage when nothing else did.
+func langChainOutput(resp map[string]any, b *bodyInfo) {
+	out, ok := resp["llm_output"].(map[string]any)
+	if !ok {
+		return
+	}
+	if b.responseID == "" {
+		b.responseID = field(out, "id")
+	}
+	if b.responseModel == "" {
+		b.responseModel = field(out, "model_name", "model")
+	}
+	if u, ok := out["token_usage"].(map[string]any); ok && b.usage == (Usage{}) {
+		b.usage = bodyUsage(u)
 	}
 }
 

@@ -77,3 +77,19 @@ func TestOpenInferenceReasoningContent(t *testing.T) {
 	require.Len(t, call.Choices, 1)
 	assert.Equal(t, Message{Role: "assistant", Content: text("answer"), ReasoningContent: "thinking..."}, call.Choices[0].Message)
 }
+
+// OpenInference's LangChain instrumentation records the LangChain LLMResult
+// as output.value: the OpenAI response id exists only as llm_output.id.
+func TestLangChainLLMResultResponseID(t *testing.T) {
+	call, _ := parseAttrs(t, "ChatOpenAI", map[string]any{
+		"openinference.span.kind": "LLM",
+		"output.mime_type":        "application/json",
+		"output.value": `{"generations":[[{"text":"Sunny","type":"ChatGeneration","message":{"lc":1,"type":"constructor",` +
+			`"id":["langchain","schema","messages","AIMessage"],"kwargs":{"content":"Sunny","type":"ai"}}}]],` +
+			`"llm_output":{"token_usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15},` +
+			`"model_name":"mock-model","id":"chatcmpl-mock-2"},"run":null,"type":"LLMResult"}`,
+	})
+	assert.Equal(t, "chatcmpl-mock-2", call.ResponseID)
+	assert.Equal(t, "mock-model", call.ResponseModel)
+	assert.Equal(t, Usage{InputTokens: 12, OutputTokens: 3, TotalTokens: 15}, call.Usage)
+}

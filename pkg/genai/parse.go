@@ -268,8 +268,10 @@ var (
 		"ai.usage.totalTokens"}
 	usageCacheRead = []string{"gen_ai.usage.cache_read.input_tokens", "gen_ai.usage.cache_read_input_tokens",
 		"llm.token_count.prompt_details.cache_read", "ai.usage.cachedInputTokens"}
-	usageCacheCreation = []string{"gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_creation_input_tokens",
-		"llm.token_count.prompt_details.cache_write"}
+	// cache_write is the semantic-conventions-genai spelling; cache_creation
+	// the semconv 1.40 one it replaces.
+	usageCacheCreation = []string{"gen_ai.usage.cache_write.input_tokens", "gen_ai.usage.cache_creation.input_tokens",
+		"gen_ai.usage.cache_creation_input_tokens", "llm.token_count.prompt_details.cache_write"}
 	usageReasoning = []string{"gen_ai.usage.reasoning.output_tokens", "gen_ai.usage.reasoning_tokens",
 		"llm.token_count.completion_details.reasoning", "ai.usage.reasoningTokens"}
 )
@@ -305,7 +307,9 @@ func (p *parser) usage(a *attrs, bodies []*bodyInfo) Usage {
 // the span-level list (else the choices').
 func (p *parser) finishReasons(a *attrs, c *Call) {
 	var reasons []string
-	for _, key := range []string{"gen_ai.response.finish_reasons", "llm.finish_reason"} {
+	// gen_ai.response.finish_reason (singular) is what instrumentations
+	// wrote before semconv settled on the list.
+	for _, key := range []string{"gen_ai.response.finish_reasons", "gen_ai.response.finish_reason", "llm.finish_reason"} {
 		v, ok := a.get(key)
 		if !ok || v == nil {
 			continue

@@ -47,13 +47,9 @@ func attachToolCalls[M any](c *Call, children iter.Seq[M], str func(M, string) s
 			// Not a tool span: children also include e.g. a nested HTTP span.
 			continue
 		}
-		typ := str(attrs, AttrToolCallType)
-		if typ == "" {
-			typ = "function"
-		}
 		calls = append(calls, ToolCall{
 			ID:       str(attrs, AttrToolCallID),
-			Type:     typ,
+			Type:     toolCallType(str(attrs, AttrToolCallType)),
 			Function: FunctionCall{Name: name, Arguments: str(attrs, AttrToolParameters)},
 		})
 	}

@@ -80,3 +80,15 @@ func TestVercelToolsAsOneJSONString(t *testing.T) {
 	require.Len(t, call.Tools, 1)
 	assert.Equal(t, "f", call.Tools[0].Function.Name)
 }
+
+// streamText's doStream span writes ai.response.toolCalls with the stream
+// part type "tool-call"; OpenAI's format (and fine-tuning) takes "function".
+func TestVercelStreamToolCallsAreFunctions(t *testing.T) {
+	call, _ := parseAttrs(t, "ai.streamText.doStream", map[string]any{
+		"ai.operationId":        "ai.streamText.doStream",
+		"ai.response.toolCalls": `[{"type":"tool-call","toolCallId":"call_1","toolName":"get_weather","input":"{\"city\":\"Paris\"}"}]`,
+	})
+	require.Len(t, call.Choices, 1)
+	assert.Equal(t, []ToolCall{{ID: "call_1", Type: "function",
+		Function: FunctionCall{Name: "get_weather", Arguments: `{"city":"Paris"}`}}}, call.Choices[0].Message.ToolCalls)
+}

@@ -107,6 +107,36 @@ func MatchLinks(links []Link, traceID, spanID string, a Attributes) bool {
 	return true
 }
 
+// WithResponseID views a call's attributes with id as its gen_ai.response.id
+// when the span has no such attribute. Some instrumentations record the
+// response id only inside a response body (OpenInference's output.value,
+// LangChain's llm_output.id); the GenAI parser finds it there, and a reward
+// linked with key_match=gen_ai.response.id must match that call as it
+// matches one whose span carries the attribute.
+func WithResponseID(a Attributes, id string) Attributes {
+	if id == "" {
+		return a
+	}
+	if v, ok := a.Get(LinkKeyResponseID); ok {
+		if s, isStr := v.(string); isStr && s != "" {
+			return a
+		}
+	}
+	return responseIDAttrs{Attributes: a, id: id}
+}
+
+type responseIDAttrs struct {
+	Attributes
+	id string
+}
+
+func (r responseIDAttrs) Get(key string) (any, bool) {
+	if key == LinkKeyResponseID {
+		return r.id, true
+	}
+	return r.Attributes.Get(key)
+}
+
 // Tags is extract_tags_from_attributes: the agentlightning.tag.<i> strings,
 // nil when there is none.
 func Tags(a Attributes) ([]string, error) {

@@ -115,3 +115,17 @@ func TestMatchLinks(t *testing.T) {
 		}
 	}
 }
+
+// A call whose response id the parser found in a response body matches a
+// gen_ai.response.id link; an id on the span itself is never overridden.
+func TestWithResponseID(t *testing.T) {
+	links := []Link{{LinkKeyResponseID, "chatcmpl-2"}}
+	bare := FromModel(map[string]any{"output.value": `{"id":"chatcmpl-2"}`})
+	assert.False(t, MatchLinks(links, "t", "s", bare))
+	assert.True(t, MatchLinks(links, "t", "s", WithResponseID(bare, "chatcmpl-2")))
+	assert.False(t, MatchLinks(links, "t", "s", WithResponseID(bare, "chatcmpl-1")))
+
+	own := FromModel(map[string]any{LinkKeyResponseID: "chatcmpl-1"})
+	assert.False(t, MatchLinks(links, "t", "s", WithResponseID(own, "chatcmpl-2")), "the span's own attribute wins")
+	assert.Equal(t, own, WithResponseID(own, ""))
+}

@@ -88,6 +88,9 @@ type Tx interface {
 	ReplaceTriplets(rolloutID, attemptID string, revision int, ts []model.TripletRecord) (bool, error)
 	QueryTriplets(rolloutID, attemptID string) ([]model.TripletRecord, error)
 	InsertMessages(msgs []model.MessageRecord) error
+	// MaxMessageSequence returns the greatest sequence id of the rollout's
+	// messages, 0 when it has none.
+	MaxMessageSequence(rolloutID string) (int, error)
 	QueryMessages(rolloutID, attemptID string) ([]model.MessageRecord, error)
 
 	Counts() (Counts, error)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 )
@@ -33,12 +34,57 @@ func (c *Core) QueryTriplets(ctx context.Context, rolloutID, attemptID string) (
 	return out, err
 }
 
-// AddMessages stores chat records of LLM calls.
+// AddMessages stores chat records of LLM calls. A record without a
+// sequence id (0) gets the next number of its rollout's messages, in the
+// order given: chat records are numbered 1..n per rollout on their own and
+// never take numbers from the span sequence, which stays 1..n over the
+// spans. A record that carries one (the call span's
+// agentlightning.span_sequence_id, from Agent Lightning's tracer) keeps it.
 func (c *Core) AddMessages(ctx context.Context, msgs []model.MessageRecord) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	return c.groupUpdate(ctx, len(msgs), nil, func(tx Tx) error { return tx.InsertMessages(msgs) })
+	var rollouts []string
+	for _, m := range msgs {
+		if m.SequenceID == 0 {
+			rollouts = append(rollouts, m.RolloutID)
+		}
+	}
+	// Locking the rollouts (where they exist yet) serialises the numbering
+	// with other collectors sharing the database.
+	return c.groupUpdate(ctx, len(msgs), rollouts, func(tx Tx) error {
+		numbered, err := numberMessages(tx, msgs)
+		if err != nil {
+			return err
+		}
+		return tx.InsertMessages(numbered)
+	})
+}
+
+// numberMessages returns a copy of msgs whose zero sequence ids are
+// allocated per rollout after the rollout's greatest one. It works on a
+// copy because a group transaction may run its writes more than once.
+func numberMessages(tx Tx, msgs []model.MessageRecord) ([]model.MessageRecord, error) {
+	out := slices.Clone(msgs)
+	next := map[string]int{}
+	for i := range out {
+		if out[i].SequenceID != 0 {
+			continue
+		}
+		id := out[i].RolloutID
+		n, ok := next[id]
+		if !ok {
+			top, err := tx.MaxMessageSequence(id)
+			if err != nil {
+				return nil, err
+			}
+			n = top
+		}
+		n++
+		next[id] = n
+		out[i].SequenceID = n
+	}
+	return out, nil
 }
 
 // QueryMessages returns the chat records of an attempt in call order;

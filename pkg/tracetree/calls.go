@@ -31,6 +31,11 @@ type FindOptions struct {
 	// SameTokens reports whether two calls sent identical prompt token ids,
 	// an extra dedup key beyond the response id; nil disables it.
 	PromptKey func(*model.Span) string
+	// ResponseID returns a call's response id, the dedup key; nil reads the
+	// span attributes (ResponseID). Callers with a GenAI parser pass its
+	// answer, which also finds ids recorded only inside a response body
+	// (OpenInference's output.value, LangChain's llm_output.id).
+	ResponseID func(*model.Span) string
 }
 
 type walkState struct {
@@ -77,7 +82,7 @@ func (f *finder) visit(n *Node, st walkState) walkState {
 	s := n.Span
 	if !n.Virtual && st.agent != nil && !st.inReward && f.opts.IsLLMCall(s) {
 		if f.accept(s, st) {
-			f.calls = append(f.calls, Call{Node: n, AgentName: *st.agent, ResponseID: ResponseID(s)})
+			f.calls = append(f.calls, Call{Node: n, AgentName: *st.agent, ResponseID: f.responseID(s)})
 			st.inCall = true
 		}
 	}
@@ -93,8 +98,15 @@ func (f *finder) visit(n *Node, st walkState) walkState {
 	return st
 }
 
+func (f *finder) responseID(s *model.Span) string {
+	if f.opts.ResponseID != nil {
+		return f.opts.ResponseID(s)
+	}
+	return ResponseID(s)
+}
+
 func (f *finder) accept(s *model.Span, st walkState) bool {
-	id := ResponseID(s)
+	id := f.responseID(s)
 	if id == "" && st.inCall {
 		return false
 	}

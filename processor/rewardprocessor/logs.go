@@ -7,10 +7,10 @@ import (
 )
 
 // processLogs annotates gen_ai.evaluation.result log records with the
-// canonical reward and link attributes. The records are not joined to spans:
-// that would mean holding spans or records back, and both signals must pass
-// through at once. A consumer that wants the reward on the call reads the
-// record's agentlightning.link.* (see README.md).
+// canonical reward and link attributes. The records are not joined to spans
+// here: that would mean holding spans or records back, and both signals must
+// pass through at once. The lightningstore exporter stores an annotated
+// record as a reward span of its rollout (see README.md).
 func (p *rewardProcessor) processLogs(ctx context.Context, ld plog.Logs) (plog.Logs, error) {
 	if !p.norm.sources.EvaluationEvents {
 		return ld, nil

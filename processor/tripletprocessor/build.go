@@ -82,6 +82,10 @@ func (b *builder) build(spans []model.Span) ([]builtTriplet, error) {
 	if b.cfg.ExcludeRewardSubtrees {
 		opts.IsRewardSpan = isRewardSpan
 	}
+	// The parser's response id: the attribute, else the id inside a
+	// recorded response body, which is the only place some
+	// instrumentations put it.
+	opts.ResponseID = func(s *model.Span) string { return parse(s).ResponseID }
 	if b.cfg.DedupPromptTokenIDs {
 		opts.PromptKey = func(s *model.Span) string { return tokenKey(parse(s).PromptTokenIDs) }
 	}
@@ -92,7 +96,7 @@ func (b *builder) build(spans []model.Span) ([]builtTriplet, error) {
 	}
 	match := tracetree.MatchOptions{Policy: b.cfg.RewardMatch, Reward: rewardValue, Gamma: b.cfg.Discount}
 	if b.cfg.HonorRewardLinks {
-		match.Links = linkedCalls
+		match.Links = func(reward *model.Span) func(*model.Span) bool { return linkedCalls(reward, parse) }
 	}
 	err = tracetree.MatchRewards(root, calls, spans, match)
 	if err != nil {
@@ -174,13 +178,14 @@ func rewardValue(s *model.Span) *float64 {
 
 // linkedCalls selects the calls a reward span names through
 // agentlightning.link.* (by response id, span id or any attribute).
-func linkedCalls(reward *model.Span) func(*model.Span) bool {
+func linkedCalls(reward *model.Span, parse func(*model.Span) *genai.Call) func(*model.Span) bool {
 	links, err := rewards.Links(rewards.FromModel(reward.Attributes))
 	if err != nil || len(links) == 0 {
 		return nil
 	}
 	return func(call *model.Span) bool {
-		return rewards.MatchLinks(links, call.TraceID, call.SpanID, rewards.FromModel(call.Attributes))
+		return rewards.MatchLinks(links, call.TraceID, call.SpanID,
+			rewards.WithResponseID(rewards.FromModel(call.Attributes), parse(call).ResponseID))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"go.opentelemetry.io/collector/component"
 
+	"github.com/otelcol-lightning/otelcol-lightning/internal/sharedref"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/genai"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 )
@@ -78,40 +79,18 @@ func (s *eventStore) setListener(fn func([]string)) {
 }
 
 // sharedEvents hands the same eventStore to both signal instances of a
-// processor id; the last Release frees it.
-var sharedEvents = struct {
-	sync.Mutex
-	m map[component.ID]*sharedEntry
-}{m: map[component.ID]*sharedEntry{}}
-
-type sharedEntry struct {
-	store *eventStore
-	refs  int
-}
+// processor id; the last release frees it.
+var sharedEvents sharedref.Registry[*eventStore]
 
 func acquireEvents(id component.ID, limits LimitsConfig) *eventStore {
-	sharedEvents.Lock()
-	defer sharedEvents.Unlock()
-	e := sharedEvents.m[id]
-	if e == nil {
-		e = &sharedEntry{store: &eventStore{
+	return sharedEvents.Acquire(id, func() *eventStore {
+		return &eventStore{
 			max: limits.MaxBufferedSpans, maxBytes: limits.MaxBufferedMiB << 20,
 			bySpan: map[string][]genai.Event{}, sizes: map[string]int{},
-		}}
-		sharedEvents.m[id] = e
-	}
-	e.refs++
-	return e.store
+		}
+	})
 }
 
-func releaseEvents(id component.ID) {
-	sharedEvents.Lock()
-	defer sharedEvents.Unlock()
-	if e := sharedEvents.m[id]; e != nil {
-		if e.refs--; e.refs <= 0 {
-			delete(sharedEvents.m, id)
-		}
-	}
-}
+func releaseEvents(id component.ID) { sharedEvents.Release(id) }
 
 func spanHex(id [8]byte) string { return hex.EncodeToString(id[:]) }

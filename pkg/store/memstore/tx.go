@@ -562,6 +562,19 @@ func (t *tx) InsertMessages(msgs []model.MessageRecord) error {
 	return nil
 }
 
+// MaxMessageSequence returns the greatest sequence id of the rollout's
+// messages.
+func (t *tx) MaxMessageSequence(rolloutID string) (int, error) {
+	if err := t.canRead(); err != nil {
+		return 0, err
+	}
+	top := 0
+	for _, m := range t.st.messages[rolloutID] {
+		top = max(top, m.SequenceID)
+	}
+	return top, nil
+}
+
 // QueryMessages returns a rollout's messages (one attempt's, unless
 // attemptID is empty) by sequence id, then insertion order.
 func (t *tx) QueryMessages(rolloutID, attemptID string) ([]model.MessageRecord, error) {

@@ -35,6 +35,7 @@ const (
 	stmtInsertMessage
 	stmtMessagesOfAttempt
 	stmtMessagesOfRollout
+	stmtMaxMessageSequence
 	stmtCounts
 	numStmts
 )
@@ -127,6 +128,7 @@ func buildQueries(d Dialect) queries {
 	set(stmtInsertMessage, `INSERT INTO messages (rollout_id, attempt_id, trace_id, span_id, sequence_id, doc)
 		VALUES (?, ?, ?, ?, ?, ?)`, false)
 	set(stmtMessagesOfAttempt, `SELECT doc FROM messages WHERE rollout_id = ? AND attempt_id = ? ORDER BY sequence_id, seq`, false)
+	set(stmtMaxMessageSequence, `SELECT COALESCE(MAX(sequence_id), 0) FROM messages WHERE rollout_id = ?`, false)
 	set(stmtMessagesOfRollout, `SELECT doc FROM messages WHERE rollout_id = ? ORDER BY sequence_id, seq`, false)
 
 	set(stmtCounts, `SELECT (SELECT COUNT(*) FROM rollouts), (SELECT COUNT(*) FROM attempts),

@@ -103,6 +103,16 @@ func (t *tx) InsertMessages(msgs []model.MessageRecord) error {
 	return nil
 }
 
+// MaxMessageSequence reads the rollout's greatest message sequence id (the
+// messages_rollout_sequence index answers it).
+func (t *tx) MaxMessageSequence(rolloutID string) (int, error) {
+	var v int
+	if err := t.queryRow(stmtMaxMessageSequence, rolloutID).Scan(&v); err != nil {
+		return 0, t.wrap("read message sequence", err)
+	}
+	return v, nil
+}
+
 // QueryMessages returns messages by sequence id then insertion; an empty
 // attemptID selects every attempt of the rollout.
 func (t *tx) QueryMessages(rolloutID, attemptID string) ([]model.MessageRecord, error) {

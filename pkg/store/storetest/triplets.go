@@ -150,6 +150,38 @@ func (s suite) testTriplets(t *testing.T) {
 		}
 	})
 
+	t.Run("messages without a sequence id are numbered 1..n per rollout, apart from the spans", func(t *testing.T) {
+		f := s.fresh(t)
+		r := f.startRollout(`{}`)
+		other := f.startRollout(`{}`)
+		rid, aid := r.RolloutID, r.Attempt.AttemptID
+		spanSeq, err := f.s.NextSequenceIDs(f.ctx, []store.SequenceKey{{RolloutID: rid}, {RolloutID: rid}})
+		require.NoError(t, err)
+		unnumbered := func(rolloutID, attemptID string, n int) model.MessageRecord {
+			m := message(rolloutID, attemptID, n)
+			m.SequenceID = 0
+			return m
+		}
+		require.NoError(t, f.s.AddMessages(f.ctx, []model.MessageRecord{
+			unnumbered(rid, aid, 1), unnumbered(other.RolloutID, other.Attempt.AttemptID, 1), unnumbered(rid, aid, 2),
+		}))
+		require.NoError(t, f.s.AddMessages(f.ctx, []model.MessageRecord{unnumbered(rid, aid, 3)}))
+		got, err := f.s.QueryMessages(f.ctx, rid, aid)
+		require.NoError(t, err)
+		require.Len(t, got, 3)
+		for i, m := range got {
+			assert.Equal(t, i+1, m.SequenceID)
+			assert.Equal(t, hexID(i+1, 16), m.SpanID, "arrival order")
+		}
+		got, err = f.s.QueryMessages(f.ctx, other.RolloutID, "")
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		assert.Equal(t, 1, got[0].SequenceID)
+		next, err := f.s.NextSequenceIDs(f.ctx, []store.SequenceKey{{RolloutID: rid}})
+		require.NoError(t, err)
+		assert.Equal(t, []int{spanSeq[1] + 1}, next, "messages took no number from the span sequence")
+	})
+
 	t.Run("messages are kept per attempt", func(t *testing.T) {
 		f := s.fresh(t)
 		r := f.startRollout(`{}`)

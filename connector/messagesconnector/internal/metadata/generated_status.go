@@ -15,4 +15,5 @@ var (
 
 const (
 	TracesToLogsStability = component.StabilityLevelAlpha
+	LogsToLogsStability   = component.StabilityLevelAlpha
 )

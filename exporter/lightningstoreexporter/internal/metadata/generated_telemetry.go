@@ -77,7 +77,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ExporterLightningstoreMessagesRejected, err = builder.meter.Int64Counter(
 		"otelcol_exporter_lightningstore_messages_rejected",
-		metric.WithDescription("Log records not stored as messages, by reason (unlabeled, invalid_body, unknown_rollout, unknown_attempt). [Development]"),
+		metric.WithDescription("Log records not stored as messages, by reason (unlabeled, invalid_body, unknown_rollout, unknown_attempt, genai_event for GenAI events without a reward). [Development]"),
 		metric.WithUnit("{record}"),
 	)
 	errs = errors.Join(errs, err)

@@ -40,7 +40,7 @@ func AssertEqualExporterLightningstoreMessagesDuplicate(t *testing.T, tt *compon
 func AssertEqualExporterLightningstoreMessagesRejected(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_lightningstore_messages_rejected",
-		Description: "Log records not stored as messages, by reason (unlabeled, invalid_body, unknown_rollout, unknown_attempt). [Development]",
+		Description: "Log records not stored as messages, by reason (unlabeled, invalid_body, unknown_rollout, unknown_attempt, genai_event for GenAI events without a reward). [Development]",
 		Unit:        "{record}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
