@@ -135,9 +135,11 @@ func seedDiagnosisRollouts(t *testing.T, c *collector) map[string]string {
 		chatCall("3333333333333302", "3333333333333301", 1, xssMessage),
 	})
 	completeAttempt(t, c, "ro-diag-xss")
-	// Never completed: spans arrive, nobody ends the attempt.
+	// Never completed: spans arrive, nobody ends the attempt, and the agent's
+	// root span never arrives, so identity.auto_complete waits for its idle
+	// timeout (10 min by default) rather than settling the attempt.
 	postSpans(t, c, "ro-diag-running", "at-diag-running", "44444444444444444444444444444444", []synthSpan{
-		chatCall("4444444444444401", "", 0, "Still thinking?"),
+		chatCall("4444444444444401", "44444444444444ff", 0, "Still thinking?"),
 	})
 	// The diagnosis of a reward that matched no call needs the (unrewarded)
 	// triplets built.

@@ -135,7 +135,9 @@ func Diagnose(in Input) []Finding {
 			Cause: CauseNotCompleted, Severity: SeverityError, Title: "Attempt never completed",
 			Detail: fmt.Sprintf("Attempt %s is %s. It completes when a runner sets it to succeeded or failed "+
 				"(POST /v1/agl/rollouts/%s/attempts/%s), when the watchdog times it out (the rollout's timeout_seconds "+
-				"or unresponsive_seconds), or, for triplets, when the triplet processor's completion rules fire "+
+				"or unresponsive_seconds), for a rollout created from spans when the lightningstore extension's "+
+				"identity.auto_complete fires (its root span ended and settle passed → succeeded; idle_timeout "+
+				"without a root or a new span → timeout), or, for triplets, when the triplet processor's completion rules fire "+
 				"(the root span ended and completion.settle passed, or completion.idle_timeout without new spans).",
 				a.AttemptID, a.Status, in.Rollout.RolloutID, a.AttemptID),
 			Fix: "Have the runner report the attempt's end (agl's runner does after the agent returns), or give the " +
