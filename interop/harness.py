@@ -198,6 +198,7 @@ class Collector(StoreProcess):
             "LIGHTNING_OTLP_HTTP_ENDPOINT": free_port(),
             "LIGHTNING_HEALTH_ENDPOINT": free_port(),
             "LIGHTNING_METRICS_PORT": free_port(),
+            "LIGHTNING_LLMPROXY_ENDPOINT": free_port(),
         }
 
     def command(self) -> List[str]:

@@ -6,7 +6,9 @@
 //
 // -behavior fixed (the default) answers every request with -reply;
 // -behavior arithmetic is llmmock.Arithmetic, a prompt-sensitive model for
-// prompt optimization demos and tests.
+// prompt optimization demos and tests. -vllm serves llmmock.VLLM instead: a
+// mock of vLLM's OpenAI server with its token-id fields, streaming, n>1,
+// tool calls, /v1/completions and /v1/models (-chunk-delay slows streams).
 //
 // Once it listens it prints one line, "llmmock listening on http://HOST:PORT",
 // so a harness can start it on port 0 and read back the port it got. SIGINT or
@@ -40,6 +42,8 @@ func run(args []string) error {
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (port 0 picks a free port)")
 	reply := fs.String("reply", llmmock.DefaultReply, "assistant reply of every completion (behavior fixed)")
 	behavior := fs.String("behavior", "fixed", "fixed: always -reply; arithmetic: answers depend on the prompt (see llmmock.Arithmetic)")
+	vllm := fs.Bool("vllm", false, "serve the vLLM mock (token ids, streaming, completions)")
+	chunkDelay := fs.Duration("chunk-delay", 0, "with -vllm: wait before each streamed chunk")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,8 +60,12 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
+	var handler http.Handler = llmmock.New(opts)
+	if *vllm {
+		handler = llmmock.NewVLLM(llmmock.VLLMOptions{Options: opts, ChunkDelay: *chunkDelay})
+	}
 	srv := &http.Server{
-		Handler:           llmmock.New(opts),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	fmt.Printf("llmmock listening on http://%s\n", ln.Addr())
