@@ -65,6 +65,7 @@ func NewVLLM(opts VLLMOptions) *VLLM {
 	v := &VLLM{opts: opts, mux: http.NewServeMux()}
 	v.mux.HandleFunc("POST /v1/chat/completions", v.chat)
 	v.mux.HandleFunc("POST /v1/completions", v.completions)
+	v.mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
 	v.mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": []map[string]any{
 			{"id": DefaultModel, "object": "model", "created": 0, "owned_by": "vllm", "max_model_len": 4096},

@@ -1,0 +1,179 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/otelcol-lightning/otelcol-lightning/internal/llmmock"
+)
+
+// startProxyCollector runs the default configuration with the LLM proxy's
+// upstream set to a vLLM mock on loopback.
+func startProxyCollector(t *testing.T, mock http.Handler) *collector {
+	t.Helper()
+	srv := httptest.NewServer(mock)
+	t.Cleanup(srv.Close)
+	return startCollectorConfig(t, "collector.yaml", "LIGHTNING_DATA_DIR="+t.TempDir(),
+		"LIGHTNING_LLM_UPSTREAM="+srv.URL+"/v1")
+}
+
+func postRawJSON(t *testing.T, url, body string) (int, http.Header, []byte) {
+	t.Helper()
+	resp, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, b
+}
+
+// vllmIDs asks a separate mock for the same call with vLLM's token-id
+// fields turned on: the ids the proxy must have recorded.
+func vllmIDs(t *testing.T, body string) (prompt, response []int) {
+	t.Helper()
+	srv := httptest.NewServer(llmmock.NewVLLM(llmmock.VLLMOptions{}))
+	defer srv.Close()
+	withIDs := strings.Replace(body, `{"model"`, `{"return_token_ids":true,"stream":false,"model"`, 1)
+	withIDs = strings.Replace(withIDs, `"stream":true,`, ``, 1)
+	status, _, b := postRawJSON(t, srv.URL+"/v1/chat/completions", withIDs)
+	if status != http.StatusOK {
+		t.Fatalf("direct mock: %d %s", status, b)
+	}
+	var r struct {
+		PromptTokenIDs []int `json:"prompt_token_ids"`
+		Choices        []struct {
+			TokenIDs []int `json:"token_ids"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r.PromptTokenIDs, r.Choices[0].TokenIDs
+}
+
+// TestLLMProxyTripletsCarryExactTokens drives the default configuration's
+// proxy the way an Agent Lightning v0.3 ProxyLLM agent does (a plain call,
+// then a streamed tool call, under /rollout/{rid}/attempt/{aid}/v1) and
+// reads the triplets: they carry exactly the ids vLLM returned.
+func TestLLMProxyTripletsCarryExactTokens(t *testing.T) {
+	requireBinary(t)
+	c := startProxyCollector(t, llmmock.NewVLLM(llmmock.VLLMOptions{}))
+	var started wireRollout
+	postJSONStatus(t, c.api("/v1/agl/rollouts"), http.StatusCreated, map[string]any{"input": "2+2"}, &started)
+	rid, aid := started.RolloutID, started.Attempt.AttemptID
+	base := "http://" + c.ProxyAddr + "/rollout/" + rid + "/attempt/" + aid + "/v1"
+
+	plain := `{"model":"qwen","messages":[{"role":"user","content":"What is 2 + 2?"}]}`
+	status, _, b := postRawJSON(t, base+"/chat/completions", plain)
+	if status != http.StatusOK || bytes.Contains(b, []byte(`"token_ids":[`)) {
+		t.Fatalf("plain call: %d %s", status, b)
+	}
+	// D19: the answer comes once the span is stored, so it is readable at once.
+	if spans, _ := querySpans(t, c, rid, aid); len(spans.Items) != 1 {
+		t.Fatalf("span not stored before the answer: %d spans", len(spans.Items))
+	}
+
+	tools := `{"model":"qwen","stream":true,"tools":[{"type":"function","function":{"name":"calc","parameters":{"type":"object"}}}],` +
+		`"messages":[{"role":"user","content":"add 2 and 2"}]}`
+	status, hdr, b := postRawJSON(t, base+"/chat/completions", tools)
+	if status != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/event-stream") ||
+		!bytes.HasSuffix(b, []byte("data: [DONE]\n\n")) || bytes.Contains(b, []byte("token_ids")) {
+		t.Fatalf("streamed call: %d %s", status, b)
+	}
+
+	var updated map[string]any
+	postJSON(t, c.api("/v1/agl/rollouts/"+rid+"/attempts/latest"), map[string]any{"status": "succeeded"}, &updated)
+	var got struct {
+		Items []wireTriplet `json:"items"`
+	}
+	eventually(t, 15*time.Second, func() error {
+		resp, err := http.Get(c.api("/v1/lightning/rollouts/" + rid + "/triplets?attempt_id=" + aid))
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		got.Items = nil
+		if err := json.NewDecoder(resp.Body).Decode(&got); err != nil {
+			return err
+		}
+		if len(got.Items) != 2 {
+			return notYet("%d triplets", len(got.Items))
+		}
+		return nil
+	})
+	for i, body := range []string{plain, tools} {
+		prompt, response := vllmIDs(t, body)
+		tr := got.Items[i]
+		if fmt.Sprint(tr.Prompt.TokenIDs) != fmt.Sprint(prompt) || fmt.Sprint(tr.Response.TokenIDs) != fmt.Sprint(response) {
+			t.Fatalf("triplet %d: prompt %v response %v, want %v %v", i, tr.Prompt.TokenIDs, tr.Response.TokenIDs, prompt, response)
+		}
+		if tr.AttemptID != aid {
+			t.Fatalf("triplet %d in attempt %s, want %s", i, tr.AttemptID, aid)
+		}
+	}
+}
+
+// TestLLMProxyOnStorePort checks Agent Lightning v1.0's proxy routes on the
+// store API's port: a call under /proxy/rollout/.../mode/train/openai/v1,
+// pause (429 + Retry-After + X-Agl-Paused), state and resume.
+func TestLLMProxyOnStorePort(t *testing.T) {
+	requireBinary(t)
+	c := startProxyCollector(t, llmmock.NewVLLM(llmmock.VLLMOptions{}))
+	call := c.api("/proxy/rollout/ro-v1/attempt/0/mode/train/openai/v1/chat/completions")
+	body := `{"model":"qwen","messages":[{"role":"user","content":"hi"}]}`
+	if status, _, b := postRawJSON(t, call, body); status != http.StatusOK {
+		t.Fatalf("v1.0 route: %d %s", status, b)
+	}
+	waitForSpans(t, c, "ro-v1", "0", 1)
+
+	if status, _, b := postRawJSON(t, c.api("/proxy/pause"), `{"retry_after_seconds":3,"reason":"update"}`); status != http.StatusOK ||
+		!bytes.Contains(b, []byte(`"paused":true`)) {
+		t.Fatalf("pause: %d %s", status, b)
+	}
+	status, hdr, b := postRawJSON(t, call, body)
+	if status != http.StatusTooManyRequests || hdr.Get("Retry-After") != "3" || hdr.Get("X-Agl-Paused") != "true" {
+		t.Fatalf("paused call: %d %v %s", status, hdr, b)
+	}
+	// The proxy's own port shares the state.
+	status, _, _ = postRawJSON(t, "http://"+c.ProxyAddr+"/v1/chat/completions", body)
+	if status != http.StatusTooManyRequests {
+		t.Fatalf("paused call on the proxy port: %d", status)
+	}
+	resp, err := http.Get(c.api("/proxy/state"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.Contains(state, []byte(`"inflight":0`)) {
+		t.Fatalf("state: %s", state)
+	}
+	if status, _, b := postRawJSON(t, c.api("/proxy/resume"), ``); status != http.StatusOK || !bytes.Contains(b, []byte(`"paused":false`)) {
+		t.Fatalf("resume: %d %s", status, b)
+	}
+	if status, _, b := postRawJSON(t, call, body); status != http.StatusOK {
+		t.Fatalf("after resume: %d %s", status, b)
+	}
+}
+
+// TestLLMProxyWithoutUpstream: the default configuration with
+// LIGHTNING_LLM_UPSTREAM unset starts, and calls get 503 naming it.
+func TestLLMProxyWithoutUpstream(t *testing.T) {
+	requireBinary(t)
+	c := startCollector(t, t.TempDir())
+	status, _, b := postRawJSON(t, "http://"+c.ProxyAddr+"/v1/chat/completions", `{"model":"m","messages":[]}`)
+	if status != http.StatusServiceUnavailable || !bytes.Contains(b, []byte("LIGHTNING_LLM_UPSTREAM")) {
+		t.Fatalf("%d %s", status, b)
+	}
+}
