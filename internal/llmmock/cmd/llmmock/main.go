@@ -44,6 +44,7 @@ func run(args []string) error {
 	behavior := fs.String("behavior", "fixed", "fixed: always -reply; arithmetic: answers depend on the prompt (see llmmock.Arithmetic)")
 	vllm := fs.Bool("vllm", false, "serve the vLLM mock (token ids, streaming, completions)")
 	chunkDelay := fs.Duration("chunk-delay", 0, "with -vllm: wait before each streamed chunk")
+	created := fs.Int64("created", 0, "Unix time stamped on completions (0: the current time), for byte-for-byte comparisons")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -59,6 +60,10 @@ func run(args []string) error {
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
+	}
+	if *created != 0 {
+		at := time.Unix(*created, 0)
+		opts.Now = func() time.Time { return at }
 	}
 	var handler http.Handler = llmmock.New(opts)
 	if *vllm {

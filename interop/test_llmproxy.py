@@ -1,0 +1,257 @@
+"""The collector's LLM proxy (llmproxy receiver) with real clients.
+
+Two vLLM mocks (internal/llmmock -vllm, fixed creation time) answer in
+lockstep: one behind the collector's proxy, one called directly. Every test
+sends each request once to both, so the two mocks' response counters stay
+equal and the proxied answer must be byte for byte the direct one: the
+proxy asks vLLM for token ids and log-probs and strips them again.
+
+Then the stored side: the proxy's span of each call carries the exact token
+ids and log-probs the mock produced, under the rollout and attempt named by
+the URL (Agent Lightning v0.3's ProxyLLM prefix), and the attempt's triplets
+carry the ids. Last, a real Agent Lightning 0.3.0 runner runs an agent whose
+LLM resource is a `proxy_llm`.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Tuple
+
+import openai
+import pytest
+
+import harness
+from agentlightning import LitAgentRunner
+from agentlightning.litagent.decorator import llm_rollout
+from agentlightning.store.client_server import LightningStoreClient
+from agentlightning.tracer.otel import OtelTracer
+from agentlightning.types import LLM, ProxyLLM
+from helpers import eventually
+from test_runner import mock_token_ids
+
+pytestmark = pytest.mark.collector_only
+
+REPLY = "The answer is 4."
+CREATED = "1767225600"
+EOS = 2  # the mock's end-of-sequence token id
+TOOLS = [{"type": "function", "function": {"name": "calc", "parameters": {"type": "object"}}}]
+
+
+def mock_logprob(token_id: int) -> float:
+    return -((token_id % 997) + 1) / 1000
+
+
+def reply_ids(text: str) -> List[int]:
+    return mock_token_ids(text) + [EOS]
+
+
+def prompt_ids(messages: List[Dict[str, str]]) -> List[int]:
+    return mock_token_ids("\n".join(f"{m['role']}: {m['content']}" for m in messages))
+
+
+def start_mock(binary: Path, workdir: Path) -> harness.LLMMock:
+    return harness.LLMMock(binary, workdir, reply=REPLY, extra_args=["-vllm", "-created", CREATED]).start()
+
+
+@pytest.fixture(scope="module")
+def proxy_env(
+    llmmock_binary: Path, collector_binary: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Tuple[harness.Collector, harness.LLMMock, harness.LLMMock]]:
+    behind = start_mock(llmmock_binary, tmp_path_factory.mktemp("vllm-behind"))
+    direct = start_mock(llmmock_binary, tmp_path_factory.mktemp("vllm-direct"))
+    proc = harness.Collector(
+        collector_binary, tmp_path_factory.mktemp("proxy"), "proxy", extra_env={"LIGHTNING_LLM_UPSTREAM": behind.url + "/v1"}
+    )
+    try:
+        proc.start()
+    except RuntimeError as err:
+        behind.stop()
+        direct.stop()
+        pytest.fail(str(err), pytrace=False)
+    yield proc, behind, direct
+    proc.stop()
+    behind.stop()
+    direct.stop()
+
+
+def clients(env, rollout: str, attempt: str) -> Tuple[openai.OpenAI, openai.OpenAI]:
+    proc, _, direct = env
+    proxied = openai.OpenAI(base_url=f"{proc.proxy_url}/rollout/{rollout}/attempt/{attempt}/v1", api_key="k", max_retries=0)
+    plain = openai.OpenAI(base_url=direct.url + "/v1", api_key="k", max_retries=0)
+    return proxied, plain
+
+
+def get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+def post_json(url: str, body: Any) -> Any:
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        return json.loads(resp.read())
+
+
+async def stored_spans(proc: harness.Collector, rollout: str, attempt: str, count: int) -> List[Dict[str, Any]]:
+    async def query():
+        return post_json(proc.url + "/v1/agl/spans/search", {"rollout_id": rollout, "attempt_id": attempt})["items"]
+
+    # D19: a call's span is committed before its answer, so no wait is needed;
+    # eventually() only reports a clear error if that ever breaks.
+    return await eventually(query, lambda items: len(items) >= count, timeout=2)
+
+
+async def triplets(proc: harness.Collector, rollout: str, attempt: str, count: int) -> List[Dict[str, Any]]:
+    async def query():
+        return get_json(f"{proc.url}/v1/lightning/rollouts/{rollout}/triplets?attempt_id={attempt}")["items"]
+
+    return await eventually(query, lambda items: len(items) >= count, timeout=30, interval=0.2)
+
+
+def check_span(span: Dict[str, Any], messages: List[Dict[str, str]], response: List[int]) -> None:
+    attrs = span["attributes"]
+    assert attrs["prompt_token_ids"] == prompt_ids(messages)
+    assert attrs["response_token_ids"] == response
+    logprobs = json.loads(attrs["logprobs.content"])
+    assert [item["logprob"] for item in logprobs] == [mock_logprob(i) for i in response]
+    assert attrs["llmproxy.token_capture"] == "captured"
+
+
+async def test_chat_with_tools_and_streaming_openai_sdk(proxy_env) -> None:
+    proc = proxy_env[0]
+    rollout, attempt = "ro-py-chat", "at-1"
+    proxied, plain = clients(proxy_env, rollout, attempt)
+    question = [{"role": "user", "content": "What is 2 + 2?"}]
+
+    # 1. Non-streamed chat with tools: the model calls the tool.
+    got = proxied.chat.completions.with_raw_response.create(model="qwen", messages=question, tools=TOOLS)
+    want = plain.chat.completions.with_raw_response.create(model="qwen", messages=question, tools=TOOLS)
+    assert got.http_response.content == want.http_response.content
+    call = got.parse().choices[0].message.tool_calls[0]
+    assert call.function.name == "calc" and json.loads(call.function.arguments) == {"query": "What is 2 + 2?"}
+
+    # 2. The tool result goes back; the streamed answer is text.
+    followup = question + [
+        {"role": "assistant", "content": "", "tool_calls": [call.model_dump()]},
+        {"role": "tool", "tool_call_id": call.id, "content": "4"},
+    ]
+    with proxied.chat.completions.with_streaming_response.create(model="qwen", messages=followup, tools=TOOLS, stream=True) as g:
+        got_bytes = b"".join(g.iter_bytes())
+    with plain.chat.completions.with_streaming_response.create(model="qwen", messages=followup, tools=TOOLS, stream=True) as w:
+        want_bytes = b"".join(w.iter_bytes())
+    assert got_bytes == want_bytes
+    assert got_bytes.endswith(b"data: [DONE]\n\n")
+
+    # 3. The SDK's own stream reassembly through the proxy (another prompt:
+    # the triplet processor drops a call whose prompt ids repeat, a retry).
+    other = [{"role": "user", "content": "What is 1 + 3?"}]
+    text = "".join(
+        chunk.choices[0].delta.content or ""
+        for chunk in proxied.chat.completions.create(model="qwen", messages=other, stream=True)
+        if chunk.choices
+    )
+    plain.chat.completions.create(model="qwen", messages=other, stream=True).close()  # lockstep
+    assert text == REPLY
+
+    spans = await stored_spans(proc, rollout, attempt, 3)
+    assert len(spans) == 3
+    tool_args = json.dumps({"query": "What is 2 + 2?"}, separators=(",", ":"))
+    check_span(spans[0], question, reply_ids(tool_args))
+    followup_text = [{"role": m["role"], "content": m["content"]} for m in followup]
+    check_span(spans[1], followup_text, reply_ids(REPLY))
+    check_span(spans[2], other, reply_ids(REPLY))
+    assert json.loads(spans[0]["attributes"]["gen_ai.output.messages"])[0]["parts"][0]["name"] == "calc"
+
+    items = await triplets(proc, rollout, attempt, 3)
+    assert [t["prompt"]["token_ids"] for t in items] == [prompt_ids(question), prompt_ids(followup_text), prompt_ids(other)]
+    assert [t["response"]["token_ids"] for t in items] == [reply_ids(tool_args), reply_ids(REPLY), reply_ids(REPLY)]
+
+
+async def test_completions_openai_sdk(proxy_env) -> None:
+    proc = proxy_env[0]
+    rollout, attempt = "ro-py-completions", "at-1"
+    proxied, plain = clients(proxy_env, rollout, attempt)
+    got = proxied.completions.with_raw_response.create(model="qwen", prompt="Say hello")
+    want = plain.completions.with_raw_response.create(model="qwen", prompt="Say hello")
+    assert got.http_response.content == want.http_response.content
+    assert got.parse().choices[0].text == REPLY
+
+    with proxied.completions.with_streaming_response.create(model="qwen", prompt="Say hello", stream=True) as g:
+        got_bytes = b"".join(g.iter_bytes())
+    with plain.completions.with_streaming_response.create(model="qwen", prompt="Say hello", stream=True) as w:
+        want_bytes = b"".join(w.iter_bytes())
+    assert got_bytes == want_bytes
+
+    spans = await stored_spans(proc, rollout, attempt, 2)
+    for span in spans:
+        attrs = span["attributes"]
+        assert attrs["gen_ai.operation.name"] == "text_completion"
+        assert attrs["prompt_token_ids"] == mock_token_ids("Say hello")
+        assert attrs["response_token_ids"] == reply_ids(REPLY)
+        assert [i["logprob"] for i in json.loads(attrs["logprobs.content"])] == [mock_logprob(i) for i in reply_ids(REPLY)]
+
+
+async def test_errors_in_openai_shape(proxy_env) -> None:
+    proxied, _ = clients(proxy_env, "ro-py-errors", "at-1")
+    with pytest.raises(openai.NotFoundError) as err:
+        proxied.embeddings.create(model="qwen", input="x")
+    assert "does not serve" in str(err.value)
+    # The upstream's own 400 reaches the SDK as it was sent.
+    with pytest.raises(openai.BadRequestError) as err:
+        proxied.chat.completions.create(model="qwen", messages=[])
+    assert "messages must be a non-empty array" in str(err.value)
+
+
+@pytest.fixture
+def runner_env(
+    llmmock_binary: Path, collector_binary: Path, tmp_path: Path
+) -> Iterator[harness.Collector]:
+    (tmp_path / "vllm").mkdir()
+    (tmp_path / "c").mkdir()
+    mock = start_mock(llmmock_binary, tmp_path / "vllm")
+    proc = harness.Collector(collector_binary, tmp_path / "c", "proxy-runner", extra_env={"LIGHTNING_LLM_UPSTREAM": mock.url + "/v1"})
+    try:
+        proc.start()
+    except RuntimeError as err:
+        mock.stop()
+        pytest.fail(str(err), pytrace=False)
+    yield proc
+    proc.stop()
+    mock.stop()
+
+
+async def test_agentlightning_runner_with_proxy_llm(runner_env: harness.Collector) -> None:
+    """Agent Lightning 0.3.0's runner hands the agent a ProxyLLM resolved to
+    /rollout/{rid}/attempt/{aid}/v1; the agent's calls become triplets with
+    exact ids in that rollout and attempt; the agent itself records no LLM span."""
+    proc = runner_env
+    question = [{"role": "user", "content": "What is 2 + 2?"}]
+
+    @llm_rollout
+    def agent(task: Dict[str, str], llm: LLM) -> float:
+        client = openai.OpenAI(base_url=llm.endpoint, api_key="k", max_retries=0)
+        answer = client.chat.completions.create(model=llm.model, messages=question).choices[0].message.content
+        return 1.0 if answer == REPLY else 0.0
+
+    store = LightningStoreClient(proc.url)
+    runner = LitAgentRunner(tracer=OtelTracer())
+    runner.init(agent)
+    runner.init_worker(0, store)
+    try:
+        resources = {"main_llm": ProxyLLM(endpoint=proc.proxy_url + "/v1", model="qwen", sampling_parameters={})}
+        rollout = await runner.step({"q": "2+2"}, resources=resources)
+    finally:
+        runner.teardown_worker(0)
+        runner.teardown()
+    assert rollout.status == "succeeded"
+    attempts = await store.query_attempts(rollout.rollout_id)
+    attempt_id = attempts[-1].attempt_id
+    items = await triplets(proc, rollout.rollout_id, attempt_id, 1)
+    await store.close()
+    assert len(items) == 1
+    assert items[0]["prompt"]["token_ids"] == prompt_ids(question)
+    assert items[0]["response"]["token_ids"] == reply_ids(REPLY)
+    assert items[0]["attempt_id"] == attempt_id
