@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/receiver"
 	"go.opentelemetry.io/collector/receiver/receivertest"
 
 	"github.com/otelcol-lightning/otelcol-lightning/internal/llmmock"
@@ -536,3 +537,5 @@ func TestSpanRefusedStillAnswers(t *testing.T) {
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.True(t, bytes.Contains(b, []byte(llmmock.DefaultReply)))
 }
+
+func receiverSettings() receiver.Settings { return receivertest.NewNopSettings(metadata.Type) }
