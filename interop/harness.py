@@ -196,6 +196,8 @@ class Collector(StoreProcess):
         super().__init__(workdir, name)
         self.binary = binary
         self.extra_env = dict(extra_env or {})
+        #: Configuration files merged over config/collector.yaml, in order.
+        self.extra_configs: List[Path] = []
         self.ports = {
             "LIGHTNING_OTLP_GRPC_ENDPOINT": free_port(),
             "LIGHTNING_OTLP_HTTP_ENDPOINT": free_port(),
@@ -205,7 +207,8 @@ class Collector(StoreProcess):
         }
 
     def command(self) -> List[str]:
-        return [str(self.binary), "--config", str(COLLECTOR_CONFIG)]
+        overlays = [arg for path in self.extra_configs for arg in ("--config", str(path))]
+        return [str(self.binary), "--config", str(COLLECTOR_CONFIG), *overlays]
 
     def environment(self) -> Dict[str, str]:
         env = dict(os.environ)

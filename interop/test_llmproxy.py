@@ -213,6 +213,12 @@ def runner_env(
     (tmp_path / "c").mkdir()
     mock = start_mock(llmmock_binary, tmp_path / "vllm")
     proc = harness.Collector(collector_binary, tmp_path / "c", "proxy-runner", extra_env={"LIGHTNING_LLM_UPSTREAM": mock.url + "/v1"})
+    # The trainer extension publishes the proxy as a proxy_llm resource.
+    overlay = tmp_path / "proxy-llm.yaml"
+    overlay.write_text(
+        f"extensions:\n  trainer:\n    proxy_llm:\n      endpoint: {proc.proxy_url}/v1\n      model: qwen\n"
+    )
+    proc.extra_configs.append(overlay)
     try:
         proc.start()
     except RuntimeError as err:
@@ -224,9 +230,11 @@ def runner_env(
 
 
 async def test_agentlightning_runner_with_proxy_llm(runner_env: harness.Collector) -> None:
-    """Agent Lightning 0.3.0's runner hands the agent a ProxyLLM resolved to
-    /rollout/{rid}/attempt/{aid}/v1; the agent's calls become triplets with
-    exact ids in that rollout and attempt; the agent itself records no LLM span."""
+    """The trainer extension published the proxy as a proxy_llm resource;
+    Agent Lightning 0.3.0's runner takes the latest resources and hands the
+    agent that ProxyLLM resolved to /rollout/{rid}/attempt/{aid}/v1; the
+    agent's calls become triplets with exact ids in that rollout and
+    attempt; the agent itself records no LLM span."""
     proc = runner_env
     question = [{"role": "user", "content": "What is 2 + 2?"}]
 
@@ -241,8 +249,11 @@ async def test_agentlightning_runner_with_proxy_llm(runner_env: harness.Collecto
     runner.init(agent)
     runner.init_worker(0, store)
     try:
-        resources = {"main_llm": ProxyLLM(endpoint=proc.proxy_url + "/v1", model="qwen", sampling_parameters={})}
-        rollout = await runner.step({"q": "2+2"}, resources=resources)
+        latest = await store.get_latest_resources()
+        assert latest is not None
+        llm = latest.resources["main_llm"]
+        assert isinstance(llm, ProxyLLM) and llm.model == "qwen"
+        rollout = await runner.step({"q": "2+2"})
     finally:
         runner.teardown_worker(0)
         runner.teardown()
