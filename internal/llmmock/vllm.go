@@ -25,8 +25,10 @@ const eosToken = "<|eos|>"
 type VLLMOptions struct {
 	Options
 	// ChunkDelay is slept before each streamed chunk (tests of slow streams
-	// and disconnects).
+	// and disconnects): for every request, or with DelayModel set only for
+	// requests naming that model.
 	ChunkDelay time.Duration
+	DelayModel string
 	// FailFirst makes the first FailFirst calls answer FailStatus with an
 	// error body (and Retry-After: 0 for 429), as an overloaded server.
 	FailFirst  int
@@ -76,6 +78,13 @@ func NewVLLM(opts VLLMOptions) *VLLM {
 
 // ServeHTTP implements http.Handler.
 func (v *VLLM) ServeHTTP(w http.ResponseWriter, r *http.Request) { v.mux.ServeHTTP(w, r) }
+
+func (v *VLLM) delay(req *vllmRequest) time.Duration {
+	if v.opts.DelayModel != "" && req.Model != v.opts.DelayModel {
+		return 0
+	}
+	return v.opts.ChunkDelay
+}
 
 // Calls is the number of completions answered (failures excluded).
 func (v *VLLM) Calls() int64 { return v.calls.Load() }
@@ -470,7 +479,7 @@ func startSSE(w http.ResponseWriter) {
 func (v *VLLM) streamChat(w http.ResponseWriter, ctx context.Context, req *vllmRequest, id string, created int64,
 	promptIDs []int, answers []completion, logprobs bool) {
 	startSSE(w)
-	s := &sse{w: w, ctx: ctx, delay: v.opts.ChunkDelay}
+	s := &sse{w: w, ctx: ctx, delay: v.delay(req)}
 	chunk := func(c vllmChunkChoice) vllmChatChunk {
 		return vllmChatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model, Choices: []vllmChunkChoice{c}}
 	}
@@ -636,7 +645,7 @@ func (v *VLLM) completions(w http.ResponseWriter, r *http.Request) {
 func (v *VLLM) streamCompletions(w http.ResponseWriter, ctx context.Context, req *vllmRequest, id string, created int64,
 	promptIDs []int, answers []completion, logprobs bool) {
 	startSSE(w)
-	s := &sse{w: w, ctx: ctx, delay: v.opts.ChunkDelay}
+	s := &sse{w: w, ctx: ctx, delay: v.delay(req)}
 	longest := 0
 	for _, a := range answers {
 		longest = max(longest, len(a.pieces))

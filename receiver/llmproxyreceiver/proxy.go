@@ -436,7 +436,7 @@ func (c *call) relayStream(ctx context.Context, w http.ResponseWriter, resp *htt
 
 	asm := newAssembler()
 	c.rec.asm = asm
-	br := bufio.NewReaderSize(resp.Body, 32<<10)
+	br := bufio.NewReaderSize(resp.Body, 4<<10) // events are small; a longer one is accumulated
 	var event, out []byte
 	clientGone := false
 	write := func(b []byte) {
