@@ -65,8 +65,13 @@ func (r *proxyReceiver) serveAPI(w http.ResponseWriter, req *http.Request) {
 		writeAPIError(w, http.StatusNotFound, "invalid_request_error", "not_found", "unknown route "+req.URL.Path)
 		return
 	}
+	rt.client = rt.api
 	switch rt.api {
-	case apiChat, apiCompletions:
+	case apiChat, apiCompletions, apiResponses, apiMessages:
+		if rt.v10 && rt.api != apiChat && rt.api != apiCompletions {
+			r.writeError(w, rt, http.StatusNotFound, "invalid_request_error", "not_found", "Agent Lightning v1.0's proxy serves chat/completions and completions")
+			return
+		}
 		if req.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			writeAPIError(w, http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed", "use POST")
@@ -81,7 +86,7 @@ func (r *proxyReceiver) serveAPI(w http.ResponseWriter, req *http.Request) {
 		r.serveModels(w, req)
 	default:
 		writeAPIError(w, http.StatusNotFound, "invalid_request_error", "not_found",
-			fmt.Sprintf("the LLM proxy does not serve /v1/%s (it serves chat/completions, completions and models)", rt.api))
+			fmt.Sprintf("the LLM proxy does not serve /v1/%s (it serves chat/completions, completions, responses, messages and models)", rt.api))
 	}
 }
 
@@ -137,6 +142,9 @@ type call struct {
 	rt   route
 	rec  *callRecord
 	plan plan
+	// tr renders the chat answer in the client's API (Responses,
+	// Messages); nil for chat and completions, which pass through.
+	tr translator
 	// upstreamWait is the time spent waiting for the upstream (attempts,
 	// backoffs, reads), subtracted from the call's duration to give the
 	// latency the proxy adds.
@@ -181,6 +189,21 @@ func (r *proxyReceiver) serveCall(w http.ResponseWriter, req *http.Request, rt r
 		r.writeError(w, rt, http.StatusBadRequest, "invalid_request_error", "invalid_json", msg)
 		return
 	}
+	tr := newTranslator(rt.api)
+	if tr != nil {
+		// Responses and Messages calls go upstream as chat calls.
+		chatBody, err := tr.toChat(top)
+		if err == nil {
+			top = nil
+			err = json.Unmarshal(chatBody, &top)
+		}
+		if err != nil {
+			r.countCall(rt.client, outcomeClientError)
+			r.writeError(w, rt, http.StatusBadRequest, "invalid_request_error", "invalid_request", err.Error())
+			return
+		}
+		body, rt.api = chatBody, apiChat
+	}
 	var model string
 	_ = json.Unmarshal(top["model"], &model)
 	mode := rt.ident.mode
@@ -201,9 +224,9 @@ func (r *proxyReceiver) serveCall(w http.ResponseWriter, req *http.Request, rt r
 		return
 	}
 	upBody, p := prepareRequest(rt.api, up.kind, mode, body, top)
-	c := &call{r: r, rt: rt, plan: p, reqBytes: int64(len(body))}
+	c := &call{r: r, rt: rt, plan: p, tr: tr, reqBytes: int64(len(body))}
 	c.rec = &callRecord{
-		api: rt.api, ident: rt.ident, mode: mode, stream: p.stream, upstream: up, version: up.version,
+		api: rt.api, clientAPI: rt.client, ident: rt.ident, mode: mode, stream: p.stream, upstream: up, version: up.version,
 		request: top, reqModel: model, start: start, captures: p.captures,
 	}
 	c.rec.traceID, c.rec.parentID = parseTraceparent(req.Header.Get("traceparent"))
@@ -223,7 +246,7 @@ func (r *proxyReceiver) serveCall(w http.ResponseWriter, req *http.Request, rt r
 		defer r.tel.ReceiverLlmproxyInflight.Add(context.Background(), -1, metric.WithAttributes(attribute.Bool("stream", false)))
 	}
 	outcome := c.run(ctx, w, up, upBody)
-	r.countCall(rt.api, outcome)
+	r.countCall(rt.client, outcome)
 	r.tel.ReceiverLlmproxyBytes.Add(context.Background(), c.reqBytes, metric.WithAttributes(attribute.String("direction", "request")))
 	r.tel.ReceiverLlmproxyBytes.Add(context.Background(), c.respBytes, metric.WithAttributes(attribute.String("direction", "response")))
 	added := time.Since(start) - c.upstreamWait
@@ -262,6 +285,10 @@ func (c *call) run(ctx context.Context, w http.ResponseWriter, up *upstream, bod
 		c.fail(statusReason(resp.StatusCode), fmt.Sprintf("upstream answered %d: %s", resp.StatusCode, truncate(b, 512)), resp.StatusCode)
 		c.finish()
 		copyHeader(w.Header(), resp.Header, "Content-Type", "Retry-After")
+		if c.tr != nil {
+			b = c.tr.errorBody(resp.StatusCode, "", upstreamMessage(b))
+			w.Header().Set("Content-Type", "application/json")
+		}
 		w.WriteHeader(resp.StatusCode)
 		n, _ := w.Write(b)
 		c.respBytes += int64(n)
@@ -413,6 +440,9 @@ func (c *call) relayJSON(ctx context.Context, w http.ResponseWriter, resp *http.
 	}
 	c.rec.asm = asm
 	out, _ := c.plan.strip(b)
+	if c.tr != nil {
+		out = c.tr.render(asm)
+	}
 	// D19: the span is consumed before the client gets its answer.
 	c.finish()
 	copyHeader(w.Header(), resp.Header, "Content-Type")
@@ -462,7 +492,11 @@ func (c *call) relayStream(ctx context.Context, w http.ResponseWriter, resp *htt
 			out, done = c.processEvent(asm, event, out[:0])
 			if done {
 				c.finish()
-				write([]byte("data: [DONE]\n\n"))
+				if c.tr != nil {
+					write(c.tr.finish(nil, asm))
+				} else {
+					write([]byte("data: [DONE]\n\n"))
+				}
 				if clientGone {
 					return outcomeCancelled
 				}
@@ -498,8 +532,12 @@ func (c *call) relayStream(ctx context.Context, w http.ResponseWriter, resp *htt
 			c.fail(reasonTruncated, msg, http.StatusBadGateway)
 			c.r.countError(c.rec.upstream, reasonTruncated)
 			c.finish()
-			frame, _ := json.Marshal(apiError{Error: apiErrorBody{Message: msg, Type: "upstream_error", Code: "upstream_truncated"}})
-			write(append(append([]byte("data: "), frame...), '\n', '\n'))
+			if c.tr != nil {
+				write(c.tr.streamError(nil, msg))
+			} else {
+				frame, _ := json.Marshal(apiError{Error: apiErrorBody{Message: msg, Type: "upstream_error", Code: "upstream_truncated"}})
+				write(append(append([]byte("data: "), frame...), '\n', '\n'))
+			}
 			return outcomeUpstream
 		}
 	}
@@ -551,7 +589,9 @@ func (c *call) processEvent(asm *assembler, event, out []byte) ([]byte, bool) {
 		content := bytes.TrimRight(line, "\r\n")
 		data, isData := bytes.CutPrefix(content, []byte("data:"))
 		if !isData {
-			out = append(out, line...)
+			if c.tr == nil {
+				out = append(out, line...)
+			}
 			continue
 		}
 		data = bytes.TrimPrefix(data, []byte(" "))
@@ -568,6 +608,14 @@ func (c *call) processEvent(asm *assembler, event, out []byte) ([]byte, bool) {
 		if obj.Error != nil {
 			c.fail("upstream_error", "the upstream sent an error mid-stream: "+string(truncate(*obj.Error, 512)), c.rec.httpStatus)
 		}
+		if c.tr != nil {
+			// A translated stream is rendered whole, events and all.
+			if obj.Error != nil {
+				return c.tr.streamError(out, upstreamMessage([]byte(*obj.Error))), false
+			}
+			out = c.tr.chunk(out, &obj)
+			continue
+		}
 		stripped, drop := c.plan.strip(data)
 		if drop {
 			continue
@@ -579,7 +627,38 @@ func (c *call) processEvent(asm *assembler, event, out []byte) ([]byte, bool) {
 	if len(out) == 0 {
 		return nil, false
 	}
+	if c.tr != nil {
+		return out, false
+	}
 	return append(out, '\n'), false
+}
+
+// upstreamMessage reads the message of an upstream error body in any of
+// the shapes in use (OpenAI/vLLM, flat SGLang, Anthropic, FastAPI), else
+// the body itself.
+func upstreamMessage(b []byte) string {
+	var e struct {
+		Message string `json:"message"`
+		Detail  any    `json:"detail"`
+		Error   any    `json:"error"`
+	}
+	if json.Unmarshal(b, &e) == nil {
+		switch x := e.Error.(type) {
+		case map[string]any:
+			if m, ok := x["message"].(string); ok {
+				return m
+			}
+		case string:
+			return x
+		}
+		if e.Message != "" {
+			return e.Message
+		}
+		if d, ok := e.Detail.(string); ok {
+			return d
+		}
+	}
+	return string(truncate(b, 1024))
 }
 
 func (c *call) fail(errType, msg string, status int) {
@@ -680,6 +759,13 @@ type apiErrorBody struct {
 func (r *proxyReceiver) writeError(w http.ResponseWriter, rt route, status int, typ, code, msg string) {
 	if rt.v10 {
 		writeJSON(w, status, map[string]string{"detail": msg})
+		return
+	}
+	if rt.client == apiMessages {
+		b := (&messagesTranslator{}).errorBody(status, "", msg)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = w.Write(b)
 		return
 	}
 	writeAPIError(w, status, typ, code, msg)

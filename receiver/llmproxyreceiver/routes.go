@@ -32,6 +32,8 @@ type route struct {
 	// v10 marks Agent Lightning v1.0's proxy route, whose errors keep its
 	// own shapes.
 	v10 bool
+	// client is the API the client speaks (api before any translation).
+	client string
 }
 
 // parseRoute reads the identity prefixes, in the order of precedence:

@@ -29,6 +29,7 @@ const (
 	attrIdentitySource  = "llmproxy.identity"
 	attrWeightVersion   = "llmproxy.model_version"
 	attrHTTPStatus      = "http.response.status_code"
+	attrClientAPI       = "llmproxy.api"
 	scopeName           = "github.com/otelcol-lightning/otelcol-lightning/receiver/llmproxyreceiver"
 	captureCaptured     = "captured"
 	captureUnsupported  = "unsupported_upstream"
@@ -41,6 +42,7 @@ const (
 // callRecord is everything the span of one call says.
 type callRecord struct {
 	api        string
+	clientAPI  string
 	ident      identity
 	mode       string
 	stream     bool
@@ -104,6 +106,7 @@ func (r *callRecord) traces() ptrace.Traces {
 	}
 	r.requestParams(a)
 	a.PutStr(attrMode, r.mode)
+	a.PutStr(attrClientAPI, r.clientAPI)
 	a.PutBool(attrStream, r.stream)
 	a.PutStr(attrIdentitySource, r.ident.source)
 	a.PutInt(attrRetries, int64(r.retries))
