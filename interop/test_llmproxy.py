@@ -20,6 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
+import anthropic
 import openai
 import pytest
 
@@ -266,3 +267,93 @@ async def test_agentlightning_runner_with_proxy_llm(runner_env: harness.Collecto
     assert items[0]["prompt"]["token_ids"] == prompt_ids(question)
     assert items[0]["response"]["token_ids"] == reply_ids(REPLY)
     assert items[0]["attempt_id"] == attempt_id
+
+
+@pytest.fixture
+def single_env(llmmock_binary: Path, collector_binary: Path, tmp_path: Path) -> Iterator[harness.Collector]:
+    (tmp_path / "vllm").mkdir()
+    (tmp_path / "c").mkdir()
+    mock = start_mock(llmmock_binary, tmp_path / "vllm")
+    proc = harness.Collector(collector_binary, tmp_path / "c", "proxy-single", extra_env={"LIGHTNING_LLM_UPSTREAM": mock.url + "/v1"})
+    try:
+        proc.start()
+    except RuntimeError as err:
+        mock.stop()
+        pytest.fail(str(err), pytrace=False)
+    yield proc
+    proc.stop()
+    mock.stop()
+
+
+async def test_responses_openai_sdk(single_env: harness.Collector) -> None:
+    """OpenAI's Responses API, translated to chat for vLLM: the SDK gets a
+    Response (and typed stream events); the span has the exact ids."""
+    proc = single_env
+    rollout, attempt = "ro-py-responses", "at-1"
+    client = openai.OpenAI(base_url=f"{proc.proxy_url}/rollout/{rollout}/attempt/{attempt}/v1", api_key="k", max_retries=0)
+    resp = client.responses.create(model="qwen", instructions="Be brief.", input="What is 2 + 2?")
+    assert resp.status == "completed"
+    assert resp.output_text == REPLY
+    assert resp.usage.output_tokens == len(reply_ids(REPLY))
+
+    tools = [{"type": "function", "name": "weather", "parameters": {"type": "object"}}]
+    with client.responses.stream(model="qwen", input="weather in Paris", tools=tools) as stream:
+        events = [event.type for event in stream]
+        final = stream.get_final_response()
+    assert events[0] == "response.created" and events[-1] == "response.completed"
+    call = final.output[0]
+    assert call.type == "function_call" and call.name == "weather"
+    assert json.loads(call.arguments) == {"query": "weather in Paris"}
+
+    follow = client.responses.create(model="qwen", tools=tools, input=[
+        {"role": "user", "content": "weather in Paris"},
+        {"type": "function_call", "call_id": call.call_id, "name": "weather", "arguments": call.arguments},
+        {"type": "function_call_output", "call_id": call.call_id, "output": "sunny"},
+    ])
+    assert follow.output_text == REPLY
+
+    spans = await stored_spans(proc, rollout, attempt, 3)
+    brief = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2 + 2?"}]
+    check_span(spans[0], brief, reply_ids(REPLY))
+    check_span(spans[1], [{"role": "user", "content": "weather in Paris"}], reply_ids(json.dumps({"query": "weather in Paris"}, separators=(",", ":"))))
+    assert all(s["attributes"]["llmproxy.api"] == "responses" for s in spans)
+    items = await triplets(proc, rollout, attempt, 3)
+    assert [t["response"]["token_ids"] for t in items][0] == reply_ids(REPLY)
+
+
+async def test_messages_anthropic_sdk(single_env: harness.Collector) -> None:
+    """Anthropic's Messages API with tool use, streamed and not, translated
+    to chat for vLLM: the SDK gets Anthropic messages; spans and triplets
+    carry the exact ids."""
+    proc = single_env
+    rollout, attempt = "ro-py-anthropic", "at-1"
+    client = anthropic.Anthropic(base_url=f"{proc.proxy_url}/rollout/{rollout}/attempt/{attempt}", api_key="k", max_retries=0)
+    tools = [{"name": "calc", "description": "adds numbers", "input_schema": {"type": "object"}}]
+    question = [{"role": "user", "content": "What is 2 + 2?"}]
+    msg = client.messages.create(model="qwen", max_tokens=64, system="Be brief.", tools=tools, messages=question)
+    assert msg.stop_reason == "tool_use"
+    use = msg.content[0]
+    assert use.type == "tool_use" and use.name == "calc" and use.input == {"query": "What is 2 + 2?"}
+
+    followup = question + [
+        {"role": "assistant", "content": [use.model_dump()]},
+        {"role": "user", "content": [{"type": "tool_result", "tool_use_id": use.id, "content": "4"}]},
+    ]
+    with client.messages.stream(model="qwen", max_tokens=64, system="Be brief.", tools=tools, messages=followup) as stream:
+        text = "".join(stream.text_stream)
+        final = stream.get_final_message()
+    assert text == REPLY
+    assert final.stop_reason == "end_turn" and final.content[0].text == REPLY
+
+    with pytest.raises(anthropic.BadRequestError) as err:
+        client.messages.create(model="qwen", max_tokens=64, messages=[])
+    assert "non-empty" in str(err.value)
+
+    spans = await stored_spans(proc, rollout, attempt, 2)
+    assert len(spans) == 2
+    brief = [{"role": "system", "content": "Be brief."}] + question
+    check_span(spans[0], brief, reply_ids(json.dumps({"query": "What is 2 + 2?"}, separators=(",", ":"))))
+    assert spans[1]["attributes"]["response_token_ids"] == reply_ids(REPLY)
+    assert all(s["attributes"]["llmproxy.api"] == "messages" for s in spans)
+    items = await triplets(proc, rollout, attempt, 2)
+    assert [t["response"]["token_ids"] for t in items][1] == reply_ids(REPLY)
