@@ -16,6 +16,8 @@ LLM resource is a `proxy_llm`.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import urllib.request
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
@@ -193,6 +195,36 @@ async def test_completions_openai_sdk(proxy_env) -> None:
         assert attrs["prompt_token_ids"] == mock_token_ids("Say hello")
         assert attrs["response_token_ids"] == reply_ids(REPLY)
         assert [i["logprob"] for i in json.loads(attrs["logprobs.content"])] == [mock_logprob(i) for i in reply_ids(REPLY)]
+
+
+NODE_DIR = Path(__file__).parent / "node"
+
+
+@pytest.mark.skipif(
+    shutil.which("node") is None or not (NODE_DIR / "node_modules" / "openai").is_dir(),
+    reason="needs Node.js and interop/node/node_modules (interop/setup.sh installs it when Node.js is present)",
+)
+async def test_openai_node_sdk(proxy_env) -> None:
+    """The OpenAI Node SDK (interop/node/proxy_client.mjs): the answers are
+    byte for byte the direct ones; the spans carry the exact ids."""
+    proc, _, direct = proxy_env
+    rollout, attempt = "ro-node", "at-1"
+    result = subprocess.run(
+        ["node", str(NODE_DIR / "proxy_client.mjs"), f"{proc.proxy_url}/rollout/{rollout}/attempt/{attempt}/v1", direct.url + "/v1"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["chat"]["proxied"] == out["chat"]["direct"]
+    assert out["stream"]["proxied"] == out["stream"]["direct"]
+    assert out["toolCall"]["function"]["name"] == "calc"
+    assert out["streamText"] == REPLY
+
+    spans = await stored_spans(proc, rollout, attempt, 3)
+    check_span(spans[0], [{"role": "user", "content": "What is 2 + 2?"}],
+               reply_ids(json.dumps({"query": "What is 2 + 2?"}, separators=(",", ":"))))
+    check_span(spans[1], [{"role": "user", "content": "What is 1 + 3?"}], reply_ids(REPLY))
+    check_span(spans[2], [{"role": "user", "content": "Say hi"}], reply_ids(REPLY))
 
 
 async def test_errors_in_openai_shape(proxy_env) -> None:
