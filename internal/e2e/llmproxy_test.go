@@ -1,7 +1,9 @@
 package e2e
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -175,5 +177,93 @@ func TestLLMProxyWithoutUpstream(t *testing.T) {
 	status, _, b := postRawJSON(t, "http://"+c.ProxyAddr+"/v1/chat/completions", `{"model":"m","messages":[]}`)
 	if status != http.StatusServiceUnavailable || !bytes.Contains(b, []byte("LIGHTNING_LLM_UPSTREAM")) {
 		t.Fatalf("%d %s", status, b)
+	}
+}
+
+// TestLLMProxyFailures runs the failure cases against the real binary: a
+// client that disconnects mid-stream (the upstream stream is closed, the
+// span is stored with an error status and the partial answer's ids), an
+// upstream that answers 429 twice then succeeds (retried), malformed JSON
+// (400), a body over the limit (413) and an upstream that is down (502).
+func TestLLMProxyFailures(t *testing.T) {
+	requireBinary(t)
+	mock := llmmock.NewVLLM(llmmock.VLLMOptions{ChunkDelay: 40 * time.Millisecond, DelayModel: "slow",
+		Options: llmmock.Options{Reply: strings.Repeat("word ", 50)}})
+	c := startProxyCollector(t, mock)
+	proxy := "http://" + c.ProxyAddr
+
+	// Disconnect after three events.
+	ctx, cancel := context.WithCancel(context.Background())
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, proxy+"/rollout/ro-cut/attempt/at-1/v1/chat/completions",
+		strings.NewReader(`{"model":"slow","stream":true,"messages":[{"role":"user","content":"talk"}]}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(resp.Body)
+	for events := 0; events < 3; {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(line, "data: ") {
+			events++
+		}
+	}
+	cancel()
+	resp.Body.Close()
+	spans := waitForSpans(t, c, "ro-cut", "at-1", 1)
+	_, raw := querySpans(t, c, "ro-cut", "at-1")
+	var status struct {
+		StatusCode string `json:"status_code"`
+	}
+	var attrs map[string]any
+	_ = json.Unmarshal(raw[0]["status"], &status)
+	_ = json.Unmarshal(raw[0]["attributes"], &attrs)
+	ids, _ := attrs["response_token_ids"].([]any)
+	if status.StatusCode != "ERROR" || attrs["error.type"] != "cancelled" || len(ids) == 0 || len(ids) >= 51 {
+		t.Fatalf("cut stream span %s: status %+v, error.type %v, %d ids", spans[0].Name, status, attrs["error.type"], len(ids))
+	}
+	eventually(t, 5*time.Second, func() error {
+		if mock.Cancelled() != 1 {
+			return notYet("upstream streams cancelled: %d", mock.Cancelled())
+		}
+		return nil
+	})
+
+	// Malformed JSON and a body over the limit (20 MiB by default).
+	if status, _, b := postRawJSON(t, proxy+"/v1/chat/completions", `{"model":`); status != http.StatusBadRequest ||
+		!bytes.Contains(b, []byte("invalid_json")) {
+		t.Fatalf("malformed JSON: %d %s", status, b)
+	}
+	big := `{"model":"m","messages":[{"role":"user","content":"` + strings.Repeat("x", 21<<20) + `"}]}`
+	if status, _, b := postRawJSON(t, proxy+"/v1/chat/completions", big); status != http.StatusRequestEntityTooLarge {
+		t.Fatalf("big body: %d %s", status, truncateMsg(string(b)))
+	}
+}
+
+// TestLLMProxyRetriesAndUpstreamDown: 429 twice then success is retried and
+// answered 200; an upstream that is down gives 502 in OpenAI's shape.
+func TestLLMProxyRetriesAndUpstreamDown(t *testing.T) {
+	requireBinary(t)
+	mock := llmmock.NewVLLM(llmmock.VLLMOptions{FailFirst: 2, FailStatus: http.StatusTooManyRequests})
+	c := startProxyCollector(t, mock)
+	status, _, b := postRawJSON(t, "http://"+c.ProxyAddr+"/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`)
+	if status != http.StatusOK || len(mock.Requests()) != 3 {
+		t.Fatalf("after two 429s: %d %s (%d upstream requests)", status, b, len(mock.Requests()))
+	}
+
+	down := httptest.NewServer(http.NotFoundHandler())
+	url := down.URL
+	down.Close()
+	d := startCollectorConfig(t, "collector.yaml", "LIGHTNING_DATA_DIR="+t.TempDir(), "LIGHTNING_LLM_UPSTREAM="+url+"/v1")
+	status, _, b = postRawJSON(t, "http://"+d.ProxyAddr+"/v1/chat/completions", `{"model":"m","messages":[{"role":"user","content":"hi"}]}`)
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	if status != http.StatusBadGateway || json.Unmarshal(b, &e) != nil || e.Error.Code != "upstream_unavailable" {
+		t.Fatalf("upstream down: %d %s", status, b)
 	}
 }
