@@ -238,20 +238,22 @@ async def test_errors_in_openai_shape(proxy_env) -> None:
     assert "messages must be a non-empty array" in str(err.value)
 
 
-@pytest.fixture
-def runner_env(
-    llmmock_binary: Path, collector_binary: Path, tmp_path: Path
+def collector_with_mock(
+    llmmock_binary: Path, collector_binary: Path, tmp_path: Path, publish: bool
 ) -> Iterator[harness.Collector]:
+    """One vLLM mock and one collector whose proxy forwards to it; with
+    publish, the trainer extension publishes the proxy as a proxy_llm
+    resource."""
     (tmp_path / "vllm").mkdir()
     (tmp_path / "c").mkdir()
     mock = start_mock(llmmock_binary, tmp_path / "vllm")
-    proc = harness.Collector(collector_binary, tmp_path / "c", "proxy-runner", extra_env={"LIGHTNING_LLM_UPSTREAM": mock.url + "/v1"})
-    # The trainer extension publishes the proxy as a proxy_llm resource.
-    overlay = tmp_path / "proxy-llm.yaml"
-    overlay.write_text(
-        f"extensions:\n  trainer:\n    proxy_llm:\n      endpoint: {proc.proxy_url}/v1\n      model: qwen\n"
-    )
-    proc.extra_configs.append(overlay)
+    proc = harness.Collector(collector_binary, tmp_path / "c", "proxy-single", extra_env={"LIGHTNING_LLM_UPSTREAM": mock.url + "/v1"})
+    if publish:
+        overlay = tmp_path / "proxy-llm.yaml"
+        overlay.write_text(
+            f"extensions:\n  trainer:\n    proxy_llm:\n      endpoint: {proc.proxy_url}/v1\n      model: qwen\n"
+        )
+        proc.extra_configs.append(overlay)
     try:
         proc.start()
     except RuntimeError as err:
@@ -260,6 +262,11 @@ def runner_env(
     yield proc
     proc.stop()
     mock.stop()
+
+
+@pytest.fixture
+def runner_env(llmmock_binary: Path, collector_binary: Path, tmp_path: Path) -> Iterator[harness.Collector]:
+    yield from collector_with_mock(llmmock_binary, collector_binary, tmp_path, publish=True)
 
 
 async def test_agentlightning_runner_with_proxy_llm(runner_env: harness.Collector) -> None:
@@ -303,18 +310,7 @@ async def test_agentlightning_runner_with_proxy_llm(runner_env: harness.Collecto
 
 @pytest.fixture
 def single_env(llmmock_binary: Path, collector_binary: Path, tmp_path: Path) -> Iterator[harness.Collector]:
-    (tmp_path / "vllm").mkdir()
-    (tmp_path / "c").mkdir()
-    mock = start_mock(llmmock_binary, tmp_path / "vllm")
-    proc = harness.Collector(collector_binary, tmp_path / "c", "proxy-single", extra_env={"LIGHTNING_LLM_UPSTREAM": mock.url + "/v1"})
-    try:
-        proc.start()
-    except RuntimeError as err:
-        mock.stop()
-        pytest.fail(str(err), pytrace=False)
-    yield proc
-    proc.stop()
-    mock.stop()
+    yield from collector_with_mock(llmmock_binary, collector_binary, tmp_path, publish=False)
 
 
 async def test_responses_openai_sdk(single_env: harness.Collector) -> None:

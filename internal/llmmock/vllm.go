@@ -247,6 +247,24 @@ func (v *VLLM) answers(req *vllmRequest, messages []Message, n int) []completion
 	return out
 }
 
+// longestAnswer is the most pieces of any choice.
+func longestAnswer(answers []completion) int {
+	n := 0
+	for _, a := range answers {
+		n = max(n, len(a.pieces))
+	}
+	return n
+}
+
+// usageOf counts the prompt once and every choice's tokens.
+func usageOf(promptIDs []int, answers []completion) vllmUsage {
+	comp := 0
+	for _, a := range answers {
+		comp += len(a.ids)
+	}
+	return vllmUsage{PromptTokens: len(promptIDs), CompletionTokens: comp, TotalTokens: len(promptIDs) + comp}
+}
+
 func (c completion) text() string { return strings.Join(c.pieces, "") }
 
 func wantLogprobs(raw json.RawMessage) bool {
@@ -363,7 +381,6 @@ func (v *VLLM) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := vllmChatResponse{ID: id, Object: "chat.completion", Created: created, Model: req.Model}
-	completionTokens := 0
 	for i, a := range answers {
 		ch := vllmChatChoice{Index: i, FinishReason: a.finish}
 		msg := vllmMessage{Role: "assistant", ToolCalls: []vllmToolCall{}}
@@ -384,13 +401,12 @@ func (v *VLLM) chat(w http.ResponseWriter, r *http.Request) {
 		if req.ReturnTokenIDs {
 			ch.TokenIDs = a.ids
 		}
-		completionTokens += len(a.ids)
 		resp.Choices = append(resp.Choices, ch)
 	}
 	if req.ReturnTokenIDs {
 		resp.PromptTokenIDs = promptIDs
 	}
-	resp.Usage = vllmUsage{PromptTokens: len(promptIDs), CompletionTokens: completionTokens, TotalTokens: len(promptIDs) + completionTokens}
+	resp.Usage = usageOf(promptIDs, answers)
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -497,10 +513,7 @@ func (v *VLLM) streamChat(w http.ResponseWriter, ctx context.Context, req *vllmR
 	}
 	// 2. Token chunks, choices interleaved; the EOS token rides on the
 	// finish chunk.
-	longest := 0
-	for _, a := range answers {
-		longest = max(longest, len(a.pieces))
-	}
+	longest := longestAnswer(answers)
 	for j := 0; j < longest; j++ {
 		for i, a := range answers {
 			if j >= len(a.pieces) {
@@ -535,11 +548,7 @@ func (v *VLLM) streamChat(w http.ResponseWriter, ctx context.Context, req *vllmR
 		}
 	}
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
-		prompt, comp := len(promptIDs), 0
-		for _, a := range answers {
-			comp += len(a.ids)
-		}
-		u := vllmUsage{PromptTokens: prompt, CompletionTokens: comp, TotalTokens: prompt + comp}
+		u := usageOf(promptIDs, answers)
 		if !s.send(vllmChatChunk{ID: id, Object: "chat.completion.chunk", Created: created, Model: req.Model,
 			Choices: []vllmChunkChoice{}, Usage: &u}) {
 			v.cancelled.Add(1)
@@ -625,7 +634,6 @@ func (v *VLLM) completions(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := vllmCompletion{ID: id, Object: "text_completion", Created: created, Model: req.Model}
-	comp := 0
 	for i, a := range answers {
 		f := a.finish
 		ch := vllmTextChoice{Index: i, Text: a.text(), FinishReason: &f}
@@ -635,10 +643,10 @@ func (v *VLLM) completions(w http.ResponseWriter, r *http.Request) {
 		if req.ReturnTokenIDs {
 			ch.TokenIDs, ch.PromptTokenIDs = a.ids, promptIDs
 		}
-		comp += len(a.ids)
 		resp.Choices = append(resp.Choices, ch)
 	}
-	resp.Usage = &vllmUsage{PromptTokens: len(promptIDs), CompletionTokens: comp, TotalTokens: len(promptIDs) + comp}
+	u := usageOf(promptIDs, answers)
+	resp.Usage = &u
 	writeJSON(w, http.StatusOK, resp)
 }
 
@@ -646,10 +654,7 @@ func (v *VLLM) streamCompletions(w http.ResponseWriter, ctx context.Context, req
 	promptIDs []int, answers []completion, logprobs bool) {
 	startSSE(w)
 	s := &sse{w: w, ctx: ctx, delay: v.delay(req)}
-	longest := 0
-	for _, a := range answers {
-		longest = max(longest, len(a.pieces))
-	}
+	longest := longestAnswer(answers)
 	offsets := make([]int, len(answers))
 	for j := 0; j < longest; j++ {
 		for i, a := range answers {
@@ -678,11 +683,7 @@ func (v *VLLM) streamCompletions(w http.ResponseWriter, ctx context.Context, req
 		}
 	}
 	if req.StreamOptions != nil && req.StreamOptions.IncludeUsage {
-		comp := 0
-		for _, a := range answers {
-			comp += len(a.ids)
-		}
-		u := vllmUsage{PromptTokens: len(promptIDs), CompletionTokens: comp, TotalTokens: len(promptIDs) + comp}
+		u := usageOf(promptIDs, answers)
 		if !s.send(vllmCompletion{ID: id, Object: "text_completion", Created: created, Model: req.Model, Choices: []vllmTextChoice{}, Usage: &u}) {
 			v.cancelled.Add(1)
 			return
