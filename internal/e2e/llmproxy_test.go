@@ -126,6 +126,26 @@ func TestLLMProxyTripletsCarryExactTokens(t *testing.T) {
 	}
 }
 
+// TestLLMProxyAutomaticRollout: a call with no identity but a traceparent
+// is filed by the store's identity policy under its trace's automatic
+// rollout, as a child of the agent's span.
+func TestLLMProxyAutomaticRollout(t *testing.T) {
+	requireBinary(t)
+	c := startProxyCollector(t, llmmock.NewVLLM(llmmock.VLLMOptions{}))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+c.ProxyAddr+"/v1/chat/completions",
+		strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	spans, raw := querySpans(t, c, "ro-4bf92f3577b34da6a3ce929d0e0e4736", "")
+	if len(spans.Items) != 1 || !bytes.Contains(raw[0]["parent_id"], []byte("00f067aa0ba902b7")) {
+		t.Fatalf("automatic rollout: %d spans %s", len(spans.Items), raw)
+	}
+}
+
 // TestLLMProxyOnStorePort checks Agent Lightning v1.0's proxy routes on the
 // store API's port: a call under /proxy/rollout/.../mode/train/openai/v1,
 // pause (429 + Retry-After + X-Agl-Paused), state and resume.

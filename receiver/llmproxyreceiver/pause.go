@@ -82,10 +82,10 @@ func (r *proxyReceiver) serveState(w http.ResponseWriter, _ *http.Request) {
 // refusePaused answers a call that arrived while paused: v1.0's body on its
 // own route, OpenAI's error envelope elsewhere (so OpenAI SDKs retry after
 // Retry-After by themselves).
-func refusePaused(w http.ResponseWriter, v10 bool, retryAfter int, reason *string) {
+func (r *proxyReceiver) refusePaused(w http.ResponseWriter, rt route, retryAfter int, reason *string) {
 	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	w.Header().Set("X-Agl-Paused", "true")
-	if v10 {
+	if rt.v10 {
 		writeJSON(w, http.StatusTooManyRequests, map[string]any{"error": "gateway paused", "reason": reason})
 		return
 	}
@@ -93,5 +93,5 @@ func refusePaused(w http.ResponseWriter, v10 bool, retryAfter int, reason *strin
 	if reason != nil {
 		msg += ": " + *reason
 	}
-	writeAPIError(w, http.StatusTooManyRequests, "rate_limit_error", "proxy_paused", msg)
+	r.writeError(w, rt, http.StatusTooManyRequests, "rate_limit_error", "proxy_paused", msg)
 }

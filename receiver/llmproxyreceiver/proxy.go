@@ -157,7 +157,7 @@ func (r *proxyReceiver) serveCall(w http.ResponseWriter, req *http.Request, rt r
 	start := time.Now()
 	if paused, after, reason := r.paused(); paused {
 		r.countCall(rt.api, outcomePaused)
-		refusePaused(w, rt.v10, after, reason)
+		r.refusePaused(w, rt, after, reason)
 		return
 	}
 	r.inflight.Add(1)
