@@ -458,6 +458,17 @@ type sse struct {
 }
 
 func (s *sse) send(v any) bool {
+	var b []byte
+	if raw, ok := v.(string); ok {
+		b = []byte(raw)
+	} else {
+		b, _ = json.Marshal(v)
+	}
+	return s.sendRaw("data: " + string(b) + "\n\n")
+}
+
+// sendRaw writes one whole event (its lines and the blank line).
+func (s *sse) sendRaw(event string) bool {
 	if s.gone {
 		return false
 	}
@@ -471,13 +482,7 @@ func (s *sse) send(v any) bool {
 		s.gone = true
 		return false
 	}
-	var b []byte
-	if raw, ok := v.(string); ok {
-		b = []byte(raw)
-	} else {
-		b, _ = json.Marshal(v)
-	}
-	if _, err := fmt.Fprintf(s.w, "data: %s\n\n", b); err != nil {
+	if _, err := io.WriteString(s.w, event); err != nil {
 		s.gone = true
 		return false
 	}

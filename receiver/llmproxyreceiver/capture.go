@@ -476,3 +476,134 @@ func (c *choiceAcc) toolCalls() []*toolAcc {
 	}
 	return out
 }
+
+// Anthropic Messages wire types (a kind: anthropic upstream's answers).
+type anthropicEvent struct {
+	Type         string            `json:"type"`
+	Message      *anthropicMessage `json:"message"`
+	Index        int               `json:"index"`
+	ContentBlock *anthropicBlock   `json:"content_block"`
+	Delta        *struct {
+		Type        string `json:"type"`
+		Text        string `json:"text"`
+		PartialJSON string `json:"partial_json"`
+		StopReason  string `json:"stop_reason"`
+	} `json:"delta"`
+	Usage *anthropicUsage  `json:"usage"`
+	Error *json.RawMessage `json:"error"`
+}
+
+type anthropicMessage struct {
+	ID         string           `json:"id"`
+	Model      string           `json:"model"`
+	Content    []anthropicBlock `json:"content"`
+	StopReason string           `json:"stop_reason"`
+	Usage      *anthropicUsage  `json:"usage"`
+}
+
+type anthropicBlock struct {
+	Type  string          `json:"type"`
+	Text  string          `json:"text"`
+	ID    string          `json:"id"`
+	Name  string          `json:"name"`
+	Input json.RawMessage `json:"input"`
+}
+
+type anthropicUsage struct {
+	InputTokens  *int64 `json:"input_tokens"`
+	OutputTokens *int64 `json:"output_tokens"`
+}
+
+// openAIFinish maps an Anthropic stop_reason to OpenAI's finish_reason.
+func openAIFinish(stop string) string {
+	switch stop {
+	case "end_turn", "stop_sequence":
+		return "stop"
+	case "max_tokens":
+		return "length"
+	case "tool_use":
+		return "tool_calls"
+	}
+	return stop
+}
+
+func (a *assembler) anthropicUsage(u *anthropicUsage) {
+	if u == nil {
+		return
+	}
+	if u.InputTokens != nil {
+		a.promptTokens = u.InputTokens
+	}
+	if u.OutputTokens != nil {
+		a.outputTokens = u.OutputTokens
+	}
+}
+
+// addAnthropicMessage folds a whole Anthropic message into choice 0.
+func (a *assembler) addAnthropicMessage(m *anthropicMessage) {
+	a.id, a.model = m.ID, m.Model
+	a.anthropicUsage(m.Usage)
+	c := a.choice(0)
+	c.role = "assistant"
+	if m.StopReason != "" {
+		c.finish = openAIFinish(m.StopReason)
+	}
+	for i, b := range m.Content {
+		a.anthropicBlockStart(c, i, &b)
+		if b.Type == "tool_use" && !isNull(b.Input) {
+			c.tools[i].args.Write(b.Input)
+		}
+	}
+}
+
+func (a *assembler) anthropicBlockStart(c *choiceAcc, index int, b *anthropicBlock) {
+	switch b.Type {
+	case "text":
+		c.content.WriteString(b.Text)
+		c.hasContent = true
+	case "tool_use":
+		c.tools[index] = &toolAcc{id: b.ID, typ: "function", name: b.Name}
+	}
+}
+
+// addAnthropicEvent folds one stream event into choice 0.
+func (a *assembler) addAnthropicEvent(ev *anthropicEvent) {
+	a.chunks++
+	c := a.choice(0)
+	c.role = "assistant"
+	switch ev.Type {
+	case "message_start":
+		if ev.Message != nil {
+			a.id, a.model = ev.Message.ID, ev.Message.Model
+			a.anthropicUsage(ev.Message.Usage)
+		}
+	case "content_block_start":
+		if ev.ContentBlock != nil {
+			a.anthropicBlockStart(c, ev.Index, ev.ContentBlock)
+		}
+	case "content_block_delta":
+		if ev.Delta == nil {
+			return
+		}
+		switch ev.Delta.Type {
+		case "text_delta":
+			c.content.WriteString(ev.Delta.Text)
+			c.hasContent = true
+		case "input_json_delta":
+			if t := c.tools[ev.Index]; t != nil {
+				t.args.WriteString(ev.Delta.PartialJSON)
+			}
+		}
+	case "message_delta":
+		if ev.Delta != nil && ev.Delta.StopReason != "" {
+			c.finish = openAIFinish(ev.Delta.StopReason)
+		}
+		if ev.Usage != nil && ev.Usage.OutputTokens != nil {
+			a.outputTokens = ev.Usage.OutputTokens
+		}
+	case "error":
+		if ev.Error != nil {
+			a.upstreamErrors = append(a.upstreamErrors, *ev.Error)
+		}
+	}
+}

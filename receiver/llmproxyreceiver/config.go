@@ -23,6 +23,9 @@ const (
 	// KindOpenAI is any other OpenAI-compatible server (OpenAI itself, a
 	// hosted gateway): nothing is injected, spans carry text only.
 	KindOpenAI = "openai"
+	// KindAnthropic is Anthropic's Messages API (https://api.anthropic.com/v1):
+	// /v1/messages calls pass through unchanged, spans carry text only.
+	KindAnthropic = "anthropic"
 )
 
 // Mode of a call: train asks for log-probs, val does not (Agent Lightning
@@ -101,7 +104,7 @@ type UpstreamConfig struct {
 	// bounds each attempt.
 	confighttp.ClientConfig `mapstructure:",squash"`
 
-	// Kind is vllm (default), sglang or openai.
+	// Kind is vllm (default), sglang, openai or anthropic.
 	Kind string `mapstructure:"kind"`
 
 	// Models are the model names this endpoint serves. Empty: any model.
@@ -109,8 +112,9 @@ type UpstreamConfig struct {
 	// one of them.
 	Models []string `mapstructure:"models"`
 
-	// APIKey is sent as "Authorization: Bearer <key>" (never logged). The
-	// client's own Authorization header is never forwarded.
+	// APIKey is sent as "Authorization: Bearer <key>" (x-api-key for
+	// anthropic; never logged). The client's own credentials are never
+	// forwarded.
 	APIKey configopaque.String `mapstructure:"api_key"`
 
 	_ struct{}
@@ -121,9 +125,9 @@ func (c *Config) Validate() error {
 	var errs []error
 	for i, u := range c.Upstreams {
 		switch u.Kind {
-		case "", KindVLLM, KindSGLang, KindOpenAI:
+		case "", KindVLLM, KindSGLang, KindOpenAI, KindAnthropic:
 		default:
-			errs = append(errs, fmt.Errorf("upstreams[%d].kind: %q is not one of %q, %q, %q", i, u.Kind, KindVLLM, KindSGLang, KindOpenAI))
+			errs = append(errs, fmt.Errorf("upstreams[%d].kind: %q is not one of %q, %q, %q, %q", i, u.Kind, KindVLLM, KindSGLang, KindOpenAI, KindAnthropic))
 		}
 		if u.Endpoint == "" {
 			continue

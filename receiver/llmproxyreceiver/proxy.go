@@ -131,7 +131,11 @@ func (r *proxyReceiver) serveModels(w http.ResponseWriter, req *http.Request) {
 }
 
 func (u *upstream) authorize(req *http.Request) {
-	if u.apiKey != "" {
+	switch {
+	case u.apiKey == "":
+	case u.kind == KindAnthropic:
+		req.Header.Set("x-api-key", u.apiKey)
+	default:
 		req.Header.Set("Authorization", "Bearer "+u.apiKey)
 	}
 }
@@ -145,6 +149,12 @@ type call struct {
 	// tr renders the chat answer in the client's API (Responses,
 	// Messages); nil for chat and completions, which pass through.
 	tr translator
+	// anthropic: a Messages call passed through to an Anthropic upstream,
+	// with the client's anthropic-* headers.
+	anthropic        bool
+	anthropicHeaders http.Header
+	// final is the stream's last event, held until the span is consumed.
+	final []byte
 	// upstreamWait is the time spent waiting for the upstream (attempts,
 	// backoffs, reads), subtracted from the call's duration to give the
 	// latency the proxy adds.
@@ -189,21 +199,6 @@ func (r *proxyReceiver) serveCall(w http.ResponseWriter, req *http.Request, rt r
 		r.writeError(w, rt, http.StatusBadRequest, "invalid_request_error", "invalid_json", msg)
 		return
 	}
-	tr := newTranslator(rt.api)
-	if tr != nil {
-		// Responses and Messages calls go upstream as chat calls.
-		chatBody, err := tr.toChat(top)
-		if err == nil {
-			top = nil
-			err = json.Unmarshal(chatBody, &top)
-		}
-		if err != nil {
-			r.countCall(rt.client, outcomeClientError)
-			r.writeError(w, rt, http.StatusBadRequest, "invalid_request_error", "invalid_request", err.Error())
-			return
-		}
-		body, rt.api = chatBody, apiChat
-	}
 	var model string
 	_ = json.Unmarshal(top["model"], &model)
 	mode := rt.ident.mode
@@ -223,11 +218,45 @@ func (r *proxyReceiver) serveCall(w http.ResponseWriter, req *http.Request, rt r
 			fmt.Sprintf("no upstream serves model %q", model))
 		return
 	}
+	reqBytes := int64(len(body))
+	var tr translator
+	var spanRequest map[string]json.RawMessage
+	switch {
+	case up.kind == KindAnthropic && rt.api != apiMessages:
+		r.countCall(rt.client, outcomeClientError)
+		r.writeError(w, rt, http.StatusBadRequest, "invalid_request_error", "wrong_api",
+			fmt.Sprintf("model %q is served by an Anthropic upstream: use /v1/messages", model))
+		return
+	case up.kind == KindAnthropic:
+		// Passed through; the span records it as the chat call it is.
+		if chatBody, err := (&messagesTranslator{}).toChat(top); err == nil {
+			_ = json.Unmarshal(chatBody, &spanRequest)
+		}
+	case rt.api == apiResponses || rt.api == apiMessages:
+		// Responses and Messages calls go upstream as chat calls.
+		tr = newTranslator(rt.api)
+		chatBody, err := tr.toChat(top)
+		if err == nil {
+			top = nil
+			err = json.Unmarshal(chatBody, &top)
+		}
+		if err != nil {
+			r.countCall(rt.client, outcomeClientError)
+			r.writeError(w, rt, http.StatusBadRequest, "invalid_request_error", "invalid_request", err.Error())
+			return
+		}
+		body, rt.api, spanRequest = chatBody, apiChat, top
+	default:
+		spanRequest = top
+	}
 	upBody, p := prepareRequest(rt.api, up.kind, mode, body, top)
-	c := &call{r: r, rt: rt, plan: p, tr: tr, reqBytes: int64(len(body))}
+	c := &call{r: r, rt: rt, plan: p, tr: tr, reqBytes: reqBytes, anthropic: up.kind == KindAnthropic}
+	if c.anthropic {
+		c.anthropicHeaders = anthropicHeaders(req.Header)
+	}
 	c.rec = &callRecord{
-		api: rt.api, clientAPI: rt.client, ident: rt.ident, mode: mode, stream: p.stream, upstream: up, version: up.version,
-		request: top, reqModel: model, start: start, captures: p.captures,
+		api: spanAPI(rt.api), clientAPI: rt.client, ident: rt.ident, mode: mode, stream: p.stream, upstream: up, version: up.version,
+		request: spanRequest, reqModel: model, start: start, captures: p.captures,
 	}
 	c.rec.traceID, c.rec.parentID = parseTraceparent(req.Header.Get("traceparent"))
 	c.rec.spanID = newSpanID()
@@ -323,6 +352,9 @@ func (c *call) send(ctx context.Context, up *upstream, body []byte) (*http.Respo
 			req.Header.Set("Accept", "text/event-stream")
 		} else {
 			req.Header.Set("Accept", "application/json")
+		}
+		for k, v := range c.anthropicHeaders {
+			req.Header[k] = v
 		}
 		// The upstream (vLLM traces too) sees the proxy's span as parent.
 		req.Header.Set("traceparent", "00-"+hex.EncodeToString(c.rec.traceID[:])+"-"+hex.EncodeToString(c.rec.spanID[:])+"-01")
@@ -432,11 +464,20 @@ func (c *call) relayJSON(ctx context.Context, w http.ResponseWriter, resp *http.
 		return outcomeUpstream
 	}
 	asm := newAssembler()
-	var obj wireObject
-	if err := json.Unmarshal(b, &obj); err != nil {
-		c.r.countError(c.rec.upstream, reasonBadBody)
+	if c.anthropic {
+		var m anthropicMessage
+		if err := json.Unmarshal(b, &m); err != nil {
+			c.r.countError(c.rec.upstream, reasonBadBody)
+		} else {
+			asm.addAnthropicMessage(&m)
+		}
 	} else {
-		asm.add(&obj)
+		var obj wireObject
+		if err := json.Unmarshal(b, &obj); err != nil {
+			c.r.countError(c.rec.upstream, reasonBadBody)
+		} else {
+			asm.add(&obj)
+		}
 	}
 	c.rec.asm = asm
 	out, _ := c.plan.strip(b)
@@ -495,7 +536,7 @@ func (c *call) relayStream(ctx context.Context, w http.ResponseWriter, resp *htt
 				if c.tr != nil {
 					write(c.tr.finish(nil, asm))
 				} else {
-					write([]byte("data: [DONE]\n\n"))
+					write(c.final)
 				}
 				if clientGone {
 					return outcomeCancelled
@@ -534,6 +575,8 @@ func (c *call) relayStream(ctx context.Context, w http.ResponseWriter, resp *htt
 			c.finish()
 			if c.tr != nil {
 				write(c.tr.streamError(nil, msg))
+			} else if c.anthropic {
+				write((&messagesTranslator{}).streamError(nil, msg))
 			} else {
 				frame, _ := json.Marshal(apiError{Error: apiErrorBody{Message: msg, Type: "upstream_error", Code: "upstream_truncated"}})
 				write(append(append([]byte("data: "), frame...), '\n', '\n'))
@@ -577,6 +620,9 @@ func readEvent(br *bufio.Reader, buf []byte) ([]byte, error) {
 // processEvent records an event's data and returns what the client gets
 // (nothing for an event the proxy alone asked for); done reports [DONE].
 func (c *call) processEvent(asm *assembler, event, out []byte) ([]byte, bool) {
+	if c.anthropic {
+		return c.processAnthropicEvent(asm, event, out)
+	}
 	rest := event
 	for len(rest) > 0 {
 		i := bytes.IndexByte(rest, '\n')
@@ -596,6 +642,7 @@ func (c *call) processEvent(asm *assembler, event, out []byte) ([]byte, bool) {
 		}
 		data = bytes.TrimPrefix(data, []byte(" "))
 		if string(bytes.TrimSpace(data)) == "[DONE]" {
+			c.final = []byte("data: [DONE]\n\n")
 			return nil, true
 		}
 		var obj wireObject
@@ -631,6 +678,54 @@ func (c *call) processEvent(asm *assembler, event, out []byte) ([]byte, bool) {
 		return out, false
 	}
 	return append(out, '\n'), false
+}
+
+// processAnthropicEvent records an Anthropic stream event and passes it
+// through unchanged; message_stop ends the stream (held as c.final).
+func (c *call) processAnthropicEvent(asm *assembler, event, out []byte) ([]byte, bool) {
+	var ev anthropicEvent
+	for _, line := range bytes.Split(event, []byte("\n")) {
+		if data, ok := bytes.CutPrefix(bytes.TrimRight(line, "\r"), []byte("data:")); ok {
+			if err := json.Unmarshal(bytes.TrimSpace(data), &ev); err != nil {
+				c.r.countError(c.rec.upstream, reasonBadBody)
+			}
+		}
+	}
+	asm.addAnthropicEvent(&ev)
+	whole := append(append(out, event...), '\n')
+	switch ev.Type {
+	case "message_stop":
+		c.final = whole
+		return nil, true
+	case "error":
+		c.fail("upstream_error", "the upstream sent an error mid-stream: "+upstreamMessage(event[bytes.Index(event, []byte("{")):]), c.rec.httpStatus)
+	}
+	return whole, false
+}
+
+// spanAPI is the API a call's span describes: a Messages call is recorded
+// as the chat call it amounts to.
+func spanAPI(api string) string {
+	if api == apiMessages {
+		return apiChat
+	}
+	return api
+}
+
+// anthropicHeaders are the client's headers an Anthropic upstream reads
+// (its API version and beta features); anthropic-version defaults to
+// 2023-06-01.
+func anthropicHeaders(h http.Header) http.Header {
+	out := http.Header{}
+	for k, v := range h {
+		if strings.HasPrefix(strings.ToLower(k), "anthropic-") {
+			out[k] = v
+		}
+	}
+	if out.Get("anthropic-version") == "" {
+		out.Set("anthropic-version", "2023-06-01")
+	}
+	return out
 }
 
 // upstreamMessage reads the message of an upstream error body in any of

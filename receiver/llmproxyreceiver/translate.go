@@ -153,7 +153,7 @@ func (t *messagesTranslator) toChat(top map[string]json.RawMessage) ([]byte, err
 		return nil, errors.New("messages: must be a non-empty list")
 	}
 	for i, m := range in {
-		conv, err := anthropicMessage(m.Role, m.Content)
+		conv, err := anthropicToChat(m.Role, m.Content)
 		if err != nil {
 			return nil, fmt.Errorf("messages[%d]: %w", i, err)
 		}
@@ -199,10 +199,10 @@ func (t *messagesTranslator) toChat(top map[string]json.RawMessage) ([]byte, err
 	return json.Marshal(out)
 }
 
-// anthropicMessage converts one message: tool_use blocks become the
+// anthropicToChat converts one message: tool_use blocks become the
 // assistant's tool calls, tool_result blocks become tool messages (before
 // the rest of the user's turn).
-func anthropicMessage(role string, content json.RawMessage) ([]chatMessage, error) {
+func anthropicToChat(role string, content json.RawMessage) ([]chatMessage, error) {
 	var s string
 	if json.Unmarshal(content, &s) == nil {
 		return []chatMessage{{Role: role, Content: strp(s)}}, nil
