@@ -134,7 +134,7 @@ func (r *proxyReceiver) Start(ctx context.Context, host component.Host) error {
 	r.logger.Info("LLM proxy started", zap.String("endpoint", ln.Addr().String()),
 		zap.Strings("upstreams", names), zap.Bool("model_registry", r.registry != nil))
 	if len(r.static) == 0 && r.registry == nil {
-		r.logger.Warn("LLM proxy has no upstream; calls get 503 until one is configured: " + r.cfg.MissingUpstreamHint)
+		r.logger.Info("LLM proxy has no upstream; calls get 503 until one is configured: " + r.cfg.MissingUpstreamHint)
 	}
 	return nil
 }
