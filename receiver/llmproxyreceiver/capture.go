@@ -267,6 +267,8 @@ type assembler struct {
 	outputTokens   *int64
 	upstreamErrors []json.RawMessage
 	chunks         int
+	// badChunks counts chunks (or a body) that could not be decoded.
+	badChunks int
 }
 
 type choiceAcc struct {

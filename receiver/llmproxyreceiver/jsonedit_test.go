@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/otelcol-lightning/otelcol-lightning/internal/llmmock"
 )
 
 func TestEditObjectKeepsBytes(t *testing.T) {
@@ -122,4 +124,17 @@ func FuzzStrip(f *testing.F) {
 			t.Fatalf("valid %q became invalid %q", b, out)
 		}
 	})
+}
+
+func TestStreamChunkThatIsNotJSONToGo(t *testing.T) {
+	// Python's json writes -Infinity for a log-prob of -inf: the chunk
+	// reaches the client stripped, and the span is marked partial.
+	_, up := mockServer(t, llmmock.VLLMOptions{})
+	env := startProxy(t, nil, withUpstreams(upstreamTo(up)))
+	c := &call{r: env.rcv, plan: plan{api: apiChat, stream: true, tokenIDs: true}, rec: &callRecord{}}
+	asm := newAssembler()
+	out, done := c.processEvent(asm, []byte(`data: {"choices":[{"index":0,"delta":{"content":"a"},"logprobs":{"content":[{"logprob":-Infinity}]},"token_ids":[5]}]}`+"\n"), nil)
+	assert.False(t, done)
+	assert.Equal(t, `data: {"choices":[{"index":0,"delta":{"content":"a"},"logprobs":{"content":[{"logprob":-Infinity}]}}]}`+"\n\n", string(out))
+	assert.Equal(t, 1, asm.badChunks)
 }

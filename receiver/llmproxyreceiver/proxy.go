@@ -475,6 +475,7 @@ func (c *call) relayJSON(ctx context.Context, w http.ResponseWriter, resp *http.
 		var obj wireObject
 		if err := json.Unmarshal(b, &obj); err != nil {
 			c.r.countError(c.rec.upstream, reasonBadBody)
+			asm.badChunks++
 		} else {
 			asm.add(&obj)
 		}
@@ -647,8 +648,16 @@ func (c *call) processEvent(asm *assembler, event, out []byte) ([]byte, bool) {
 		}
 		var obj wireObject
 		if err := json.Unmarshal(data, &obj); err != nil {
+			// Not JSON to Go (Python's NaN / -Infinity log-probs, say): the
+			// chunk still reaches the client, stripped by the scanner,
+			// and the span says its ids are incomplete.
 			c.r.countError(c.rec.upstream, reasonBadBody)
-			out = append(out, line...)
+			asm.badChunks++
+			if c.tr == nil {
+				if stripped, drop := c.plan.strip(data); !drop {
+					out = append(append(append(out, "data: "...), stripped...), '\n')
+				}
+			}
 			continue
 		}
 		asm.add(&obj)

@@ -241,7 +241,7 @@ func (r *callRecord) captureStatus(a pcommon.Map, asm *assembler, choices []*cho
 		switch {
 		case got == 0 && len(asm.prompt()) == 0:
 			status = captureMissing
-		case got < len(choices) || len(asm.prompt()) == 0 || r.errType != "":
+		case got < len(choices) || len(asm.prompt()) == 0 || r.errType != "" || asm.badChunks > 0:
 			status = capturePartial
 		}
 	}
