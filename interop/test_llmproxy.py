@@ -385,3 +385,48 @@ async def test_messages_anthropic_sdk(single_env: harness.Collector) -> None:
     assert all(s["attributes"]["llmproxy.api"] == "messages" for s in spans)
     items = await triplets(proc, rollout, attempt, 2)
     assert [t["response"]["token_ids"] for t in items][1] == reply_ids(REPLY)
+
+
+@pytest.fixture
+def anthropic_env(llmmock_binary: Path, collector_binary: Path, tmp_path: Path) -> Iterator[harness.Collector]:
+    """A collector whose proxy routes model "claude" to an Anthropic mock
+    (kind: anthropic, the proxy's own key) and anything else to vLLM."""
+    for d in ("vllm", "anthropic", "c"):
+        (tmp_path / d).mkdir()
+    vllm = start_mock(llmmock_binary, tmp_path / "vllm")
+    claude = harness.LLMMock(llmmock_binary, tmp_path / "anthropic", reply=REPLY, extra_args=["-anthropic"]).start()
+    proc = harness.Collector(collector_binary, tmp_path / "c", "proxy-anthropic", extra_env={"LIGHTNING_LLM_UPSTREAM": vllm.url + "/v1"})
+    overlay = tmp_path / "anthropic.yaml"
+    overlay.write_text(
+        "receivers:\n  llmproxy:\n    upstreams:\n"
+        f"      - endpoint: {claude.url}/v1\n        kind: anthropic\n        models: [claude]\n        api_key: sk-ant-test\n"
+        f"      - endpoint: {vllm.url}/v1\n        kind: vllm\n"
+    )
+    proc.extra_configs.append(overlay)
+    try:
+        proc.start()
+    except RuntimeError as err:
+        vllm.stop()
+        claude.stop()
+        pytest.fail(str(err), pytrace=False)
+    yield proc
+    proc.stop()
+    vllm.stop()
+    claude.stop()
+
+
+async def test_anthropic_upstream_passthrough(anthropic_env: harness.Collector) -> None:
+    """kind: anthropic: the anthropic SDK's calls pass through to Anthropic's
+    API (here its mock) with the proxy's key; spans record them, text only."""
+    proc = anthropic_env
+    rollout, attempt = "ro-py-claude", "at-1"
+    client = anthropic.Anthropic(base_url=f"{proc.proxy_url}/rollout/{rollout}/attempt/{attempt}", api_key="client-key", max_retries=0)
+    tools = [{"name": "calc", "input_schema": {"type": "object"}}]
+    msg = client.messages.create(model="claude", max_tokens=64, tools=tools, messages=[{"role": "user", "content": "What is 2 + 2?"}])
+    assert msg.stop_reason == "tool_use" and msg.content[0].input == {"query": "What is 2 + 2?"}
+    with client.messages.stream(model="claude", max_tokens=64, messages=[{"role": "user", "content": "hi"}]) as stream:
+        assert "".join(stream.text_stream) == REPLY
+    spans = await stored_spans(proc, rollout, attempt, 2)
+    assert [s["attributes"]["llmproxy.token_capture"] for s in spans] == ["unsupported_upstream"] * 2
+    assert json.loads(spans[0]["attributes"]["gen_ai.output.messages"])[0]["parts"][0]["name"] == "calc"
+    assert json.loads(spans[1]["attributes"]["gen_ai.output.messages"])[0]["parts"][0]["content"] == REPLY
