@@ -247,6 +247,17 @@ func (v *VLLM) answers(req *vllmRequest, messages []Message, n int) []completion
 	return out
 }
 
+// newCall numbers a request and decides its n answers: its id, creation
+// time, prompt ids, answers and whether log-probs were asked for.
+func (v *VLLM) newCall(req *vllmRequest, messages []Message, promptIDs []int, idPrefix string) (string, int64, []int, []completion, bool) {
+	n := 1
+	if req.N != nil {
+		n = *req.N
+	}
+	seq := v.calls.Add(1)
+	return fmt.Sprintf("%s-mock-%d", idPrefix, seq), v.opts.Now().Unix(), promptIDs, v.answers(req, messages, n), wantLogprobs(req.Logprobs)
+}
+
 // longestAnswer is the most pieces of any choice.
 func longestAnswer(answers []completion) int {
 	n := 0
@@ -366,16 +377,7 @@ func (v *VLLM) chat(w http.ResponseWriter, r *http.Request) {
 		vllmError(w, http.StatusBadRequest, "BadRequestError", err.Error())
 		return
 	}
-	n := 1
-	if req.N != nil {
-		n = *req.N
-	}
-	seq := v.calls.Add(1)
-	answers := v.answers(req, messages, n)
-	promptIDs := TokenIDs(promptText(messages))
-	id := fmt.Sprintf("chatcmpl-mock-%d", seq)
-	created := v.opts.Now().Unix()
-	logprobs := wantLogprobs(req.Logprobs)
+	id, created, promptIDs, answers, logprobs := v.newCall(req, messages, TokenIDs(promptText(messages)), "chatcmpl")
 	if req.Stream {
 		v.streamChat(w, r.Context(), req, id, created, promptIDs, answers, logprobs)
 		return
@@ -622,18 +624,8 @@ func (v *VLLM) completions(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	n := 1
-	if req.N != nil {
-		n = *req.N
-	}
-	seq := v.calls.Add(1)
-	messages := []Message{{Role: "user", Content: prompt}}
-	req.Tools = nil
-	answers := v.answers(req, messages, n)
-	promptIDs := TokenIDs(prompt)
-	id := fmt.Sprintf("cmpl-mock-%d", seq)
-	created := v.opts.Now().Unix()
-	logprobs := wantLogprobs(req.Logprobs)
+	req.Tools = nil // completions have no tools
+	id, created, promptIDs, answers, logprobs := v.newCall(req, []Message{{Role: "user", Content: prompt}}, TokenIDs(prompt), "cmpl")
 	if req.Stream {
 		v.streamCompletions(w, r.Context(), req, id, created, promptIDs, answers, logprobs)
 		return
