@@ -190,18 +190,25 @@ class Collector(StoreProcess):
     start_timeout = 60.0
     durable = True
 
-    def __init__(self, binary: Path, workdir: Path, name: str = "collector") -> None:
+    def __init__(
+        self, binary: Path, workdir: Path, name: str = "collector", extra_env: Optional[Dict[str, str]] = None
+    ) -> None:
         super().__init__(workdir, name)
         self.binary = binary
+        self.extra_env = dict(extra_env or {})
+        #: Configuration files merged over config/collector.yaml, in order.
+        self.extra_configs: List[Path] = []
         self.ports = {
             "LIGHTNING_OTLP_GRPC_ENDPOINT": free_port(),
             "LIGHTNING_OTLP_HTTP_ENDPOINT": free_port(),
             "LIGHTNING_HEALTH_ENDPOINT": free_port(),
             "LIGHTNING_METRICS_PORT": free_port(),
+            "LIGHTNING_LLMPROXY_ENDPOINT": free_port(),
         }
 
     def command(self) -> List[str]:
-        return [str(self.binary), "--config", str(COLLECTOR_CONFIG)]
+        overlays = [arg for path in self.extra_configs for arg in ("--config", str(path))]
+        return [str(self.binary), "--config", str(COLLECTOR_CONFIG), *overlays]
 
     def environment(self) -> Dict[str, str]:
         env = dict(os.environ)
@@ -209,7 +216,13 @@ class Collector(StoreProcess):
         env["LIGHTNING_DATA_DIR"] = str(self.data_dir)
         for key, port in self.ports.items():
             env[key] = str(port) if key == "LIGHTNING_METRICS_PORT" else f"127.0.0.1:{port}"
+        env.update(self.extra_env)
         return env
+
+    @property
+    def proxy_url(self) -> str:
+        """The LLM proxy's base URL (an OpenAI client's base_url is this plus /v1)."""
+        return f"http://127.0.0.1:{self.ports['LIGHTNING_LLMPROXY_ENDPOINT']}"
 
     @property
     def otlp_http_url(self) -> str:
@@ -251,8 +264,9 @@ class LLMMock:
 
     _banner = re.compile(r"llmmock listening on (http://\S+)")
 
-    def __init__(self, binary: Path, workdir: Path, reply: str) -> None:
+    def __init__(self, binary: Path, workdir: Path, reply: str, extra_args: Sequence[str] = ()) -> None:
         self.binary = binary
+        self.extra_args = list(extra_args)
         self.log_path = workdir / "llmmock.log"
         self.reply = reply
         self.proc: Optional[subprocess.Popen] = None
@@ -261,7 +275,7 @@ class LLMMock:
     def start(self, timeout: float = 30.0) -> "LLMMock":
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(
-                [str(self.binary), "-addr", "127.0.0.1:0", "-reply", self.reply],
+                [str(self.binary), "-addr", "127.0.0.1:0", "-reply", self.reply, *self.extra_args],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=log,

@@ -31,6 +31,19 @@ if ! "$python" -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else 1)
 	exit 1
 fi
 
+# The OpenAI Node SDK that test_llmproxy.py also drives (interop/node, from
+# its package-lock.json); without Node.js that test is skipped.
+node_dir="$here/node"
+if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
+	node_stamp="$node_dir/node_modules/.package-lock.sha256"
+	node_hash="$(sha256sum "$node_dir/package-lock.json" | cut -d' ' -f1)"
+	if [[ ! -f "$node_stamp" || "$(cat "$node_stamp")" != "$node_hash" ]]; then
+		echo "interop/setup.sh: installing interop/node (npm ci)"
+		npm ci --prefix "$node_dir" --ignore-scripts --no-audit --no-fund --loglevel=error
+		echo "$node_hash" >"$node_stamp"
+	fi
+fi
+
 # The stamp covers what the venv was built from: the requirements and the interpreter.
 stamp_value="$({ cat "$requirements"; "$python" -c 'import sys; print(sys.version)'; } | sha256sum | cut -d' ' -f1)"
 stamp_file="$venv/.interop-requirements.sha256"

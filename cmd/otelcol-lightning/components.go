@@ -14,6 +14,7 @@ import (
 	rewardprocessor "github.com/otelcol-lightning/otelcol-lightning/processor/rewardprocessor"
 	tripletprocessor "github.com/otelcol-lightning/otelcol-lightning/processor/tripletprocessor"
 	lightningstorereceiver "github.com/otelcol-lightning/otelcol-lightning/receiver/lightningstorereceiver"
+	llmproxyreceiver "github.com/otelcol-lightning/otelcol-lightning/receiver/llmproxyreceiver"
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/connector"
 	forwardconnector "go.opentelemetry.io/collector/connector/forwardconnector"
@@ -78,6 +79,7 @@ func components() (otelcol.Factories, error) {
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](
 		otlpreceiver.NewFactory(),
 		lightningstorereceiver.NewFactory(),
+		llmproxyreceiver.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -85,6 +87,7 @@ func components() (otelcol.Factories, error) {
 	factories.ReceiverModules = makeModulesMap(factories.Receivers, map[component.Type]string{
 		otlpreceiver.NewFactory().Type():           "go.opentelemetry.io/collector/receiver/otlpreceiver v0.165.0",
 		lightningstorereceiver.NewFactory().Type(): "github.com/otelcol-lightning/otelcol-lightning v0.0.0",
+		llmproxyreceiver.NewFactory().Type():       "github.com/otelcol-lightning/otelcol-lightning v0.0.0",
 	})
 
 	factories.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](

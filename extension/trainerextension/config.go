@@ -25,6 +25,10 @@ type Config struct {
 	// (config_trainer.go).
 	Algorithm AlgorithmConfig `mapstructure:"algorithm"`
 
+	// ProxyLLM publishes the collector's LLM proxy as a proxy_llm resource
+	// when the trainer starts (proxyllm.go). Default: nothing published.
+	ProxyLLM ProxyLLMConfig `mapstructure:"proxy_llm"`
+
 	_ struct{}
 }
 
@@ -34,5 +38,5 @@ func (c *Config) Validate() error {
 	if c.Store.Type().String() == "" {
 		return errors.New("store: must name the extension that owns the store, e.g. lightningstore")
 	}
-	return nil
+	return c.ProxyLLM.validate()
 }

@@ -71,6 +71,15 @@ func (t *trainer) Start(ctx context.Context, host component.Host) (err error) {
 	if err != nil {
 		return err
 	}
+	if t.cfg.ProxyLLM.Endpoint != "" {
+		// Before the loop: the algorithm's own resources then include it.
+		up, err := publishProxyLLM(ctx, sh.LightningStore(), t.cfg.ProxyLLM)
+		if err != nil {
+			return err
+		}
+		t.telemetry.Logger.Info("Published the LLM proxy as a proxy_llm resource",
+			zap.String("name", t.cfg.ProxyLLM.name()), zap.String("resources_id", up.ResourcesID))
+	}
 	loop, err := newLoop(ctx, t.cfg, host, t.telemetry, reportDir(sh))
 	if err != nil {
 		return err

@@ -103,6 +103,14 @@ func (l *loop) prepare(ctx context.Context, host component.Host, set component.T
 	if l.resources, err = ac.namedResources(); err != nil {
 		return fmt.Errorf("algorithm.resources: %w", err)
 	}
+	if pc := l.cfg.ProxyLLM; pc.Endpoint != "" && l.resources != nil {
+		// The algorithm publishes these as the latest: keep the proxy in.
+		if _, named := l.resources[pc.name()]; !named {
+			if l.resources[pc.name()], err = pc.resource(); err != nil {
+				return err
+			}
+		}
+	}
 	return nil
 }
 

@@ -33,6 +33,7 @@ type collector struct {
 	HTTPAddr   string // OTLP/HTTP
 	APIAddr    string // store REST API (lightningstore extension)
 	HealthAddr string // health_check extension
+	ProxyAddr  string // llmproxy receiver
 	DataDir    string
 
 	cmd    *exec.Cmd
@@ -56,19 +57,19 @@ func startCollector(t *testing.T, dataDir string) *collector {
 // free loopback port and env added to the environment.
 func startCollectorConfig(t *testing.T, config string, env ...string) *collector {
 	t.Helper()
-	c := spawn(t, freePorts(t, 5), []string{"--config", filepath.Join(configDir, config)}, env...)
+	c := spawn(t, freePorts(t, 6), []string{"--config", filepath.Join(configDir, config)}, env...)
 	c.waitReady(t)
 	return c
 }
 
 // spawn starts the binary with args, its listeners on ports (OTLP gRPC, OTLP
-// HTTP, store API, health check, metrics) and env added to the environment.
+// HTTP, store API, health check, metrics, LLM proxy) and env added to the environment.
 // The process is stopped at cleanup, its output logged if the test failed.
 func spawn(t *testing.T, ports []int, args []string, env ...string) *collector {
 	t.Helper()
 	addr := func(i int) string { return "127.0.0.1:" + strconv.Itoa(ports[i]) }
 	c := &collector{
-		GRPCAddr: addr(0), HTTPAddr: addr(1), APIAddr: addr(2), HealthAddr: addr(3),
+		GRPCAddr: addr(0), HTTPAddr: addr(1), APIAddr: addr(2), HealthAddr: addr(3), ProxyAddr: addr(5),
 		output: &syncBuffer{}, exited: make(chan struct{}),
 	}
 	cmd := exec.Command(binary, args...)
@@ -78,6 +79,7 @@ func spawn(t *testing.T, ports []int, args []string, env ...string) *collector {
 		"LIGHTNING_API_ENDPOINT="+c.APIAddr,
 		"LIGHTNING_HEALTH_ENDPOINT="+c.HealthAddr,
 		"LIGHTNING_METRICS_PORT="+strconv.Itoa(ports[4]),
+		"LIGHTNING_LLMPROXY_ENDPOINT="+addr(5),
 	)
 	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = c.output, c.output

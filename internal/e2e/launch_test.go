@@ -50,7 +50,7 @@ type managed struct {
 // API answer; the process is stopped at cleanup.
 func launch(t *testing.T, dataDir string, spec launchSpec) *managed {
 	t.Helper()
-	m := &managed{spec: spec, ports: freePorts(t, 5)}
+	m := &managed{spec: spec, ports: freePorts(t, 6)}
 	m.start(t, dataDir)
 	return m
 }

@@ -125,6 +125,7 @@ func TestComponentsSubcommand(t *testing.T) {
 		{"extension", listed.Extensions, "lightningstore"},
 		{"extension", listed.Extensions, "trainer"},
 		{"receiver", listed.Receivers, "lightningstore"},
+		{"receiver", listed.Receivers, "llmproxy"},
 		{"extension", listed.Extensions, "health_check"},
 		{"extension", listed.Extensions, "file_storage"},
 		{"connector", listed.Connectors, "forward"},

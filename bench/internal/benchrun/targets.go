@@ -108,7 +108,7 @@ func firstLine(s string) string {
 // startCollector runs our binary with every listener on a free loopback
 // port and the data in a fresh directory.
 func startCollector(env *Env, name string, configs []string, store bool) (*Instance, error) {
-	ports, err := freePorts(5)
+	ports, err := freePorts(6)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +127,7 @@ func startCollector(env *Env, name string, configs []string, store bool) (*Insta
 		"LIGHTNING_API_ENDPOINT=" + addr(2),
 		"LIGHTNING_HEALTH_ENDPOINT=" + addr(3),
 		"LIGHTNING_METRICS_PORT=" + strconv.Itoa(ports[4]),
+		"LIGHTNING_LLMPROXY_ENDPOINT=" + addr(5),
 		"LIGHTNING_DATA_DIR=" + dataDir,
 		"LIGHTNING_BENCH_PG_DSN=" + env.PGDSN,
 	}

@@ -6,7 +6,10 @@
 //
 // -behavior fixed (the default) answers every request with -reply;
 // -behavior arithmetic is llmmock.Arithmetic, a prompt-sensitive model for
-// prompt optimization demos and tests.
+// prompt optimization demos and tests. -vllm serves llmmock.VLLM instead: a
+// mock of vLLM's OpenAI server with its token-id fields, streaming, n>1,
+// tool calls, /v1/completions and /v1/models (-chunk-delay slows streams);
+// -anthropic serves llmmock.Anthropic, a mock of Anthropic's Messages API.
 //
 // Once it listens it prints one line, "llmmock listening on http://HOST:PORT",
 // so a harness can start it on port 0 and read back the port it got. SIGINT or
@@ -40,6 +43,10 @@ func run(args []string) error {
 	addr := fs.String("addr", "127.0.0.1:0", "listen address (port 0 picks a free port)")
 	reply := fs.String("reply", llmmock.DefaultReply, "assistant reply of every completion (behavior fixed)")
 	behavior := fs.String("behavior", "fixed", "fixed: always -reply; arithmetic: answers depend on the prompt (see llmmock.Arithmetic)")
+	vllm := fs.Bool("vllm", false, "serve the vLLM mock (token ids, streaming, completions)")
+	anthropic := fs.Bool("anthropic", false, "serve the Anthropic Messages mock (POST /v1/messages)")
+	chunkDelay := fs.Duration("chunk-delay", 0, "with -vllm: wait before each streamed chunk")
+	created := fs.Int64("created", 0, "Unix time stamped on completions (0: the current time), for byte-for-byte comparisons")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -56,8 +63,20 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *addr, err)
 	}
+	if *created != 0 {
+		at := time.Unix(*created, 0)
+		opts.Now = func() time.Time { return at }
+	}
+	var handler http.Handler = llmmock.New(opts)
+	switch {
+	case *vllm:
+		handler = llmmock.NewVLLM(llmmock.VLLMOptions{Options: opts, ChunkDelay: *chunkDelay})
+	case *anthropic:
+		// It answers /health too, for harnesses that wait on it.
+		handler = withHealth(llmmock.NewAnthropic(opts, *chunkDelay))
+	}
 	srv := &http.Server{
-		Handler:           llmmock.New(opts),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	fmt.Printf("llmmock listening on http://%s\n", ln.Addr())
@@ -78,4 +97,12 @@ func run(args []string) error {
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// withHealth adds GET /health to a handler.
+func withHealth(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
+	mux.Handle("/", h)
+	return mux
 }
