@@ -1,0 +1,94 @@
+// Package depthlimit refuses structured values nested deeper than the store
+// can read back, before anything decodes them.
+//
+// Every door that takes structured data (OTLP/HTTP and OTLP/gRPC, the store
+// port's /v1/traces, its REST bodies, and doors added later) calls it on the
+// raw bytes, and the store calls it again on every span it writes, so a
+// value that somehow got past a door is refused there instead of stored.
+//
+// One limit, Max, counted the way each format nests:
+//
+//   - a JSON document: its arrays and objects, the whole document included
+//     (a REST body {"input": [[...]]} counts the body's object);
+//   - an OTLP protobuf request: the arrayValue / kvlistValue nesting of each
+//     attribute value and log body (the request's own envelope is free);
+//   - a decoded Go value (what the store keeps in a span's attributes):
+//     its []any and map[string]any nesting.
+//
+// OTLP/JSON is checked at the door as a JSON document with the budget
+// OTLPJSONMax, the JSON nesting that Max levels of AnyValues take (each
+// level costs three JSON containers: {"arrayValue":{"values":[ ... ), and
+// exactly once decoded, where its spans are stored.
+//
+// The scanners never decode: they keep a counter (JSON) or a stack of at
+// most a few hundred frames (protobuf), whatever the size of the input, so
+// refusing a hostile request costs neither memory nor stack.
+package depthlimit // import "github.com/otelcol-lightning/otelcol-lightning/pkg/depthlimit"
+
+import (
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Max is the deepest nesting of a structured value that any door accepts.
+//
+// Why 64: what is stored must stay readable by every backend and every
+// reader. SQLite's JSON functions (sorting and filtering on a JSON field)
+// stop at 1 000 levels, Go's encoding/json at 10 000, PostgreSQL's jsonb
+// at its max_stack_depth (thousands), and pdata's protobuf decoder at 100
+// message levels (about 30 AnyValues). A stored span wraps an attribute
+// value in three more levels (span, attributes, value), a stored rollout
+// its input in two, so 64 keeps every stored document an order of
+// magnitude below the lowest reader limit. Real agent payloads (JSON
+// Schema tool definitions, chat messages, nested tool arguments) nest 5 to
+// 20 levels.
+const Max = 64
+
+// OTLPJSONMax is the JSON nesting an OTLP/JSON export may reach: three
+// containers per AnyValue level plus the export's envelope (resourceSpans,
+// scopeSpans, spans, attributes, events and their objects). It bounds the
+// decoder's work before decoding; the store then checks the decoded values
+// against Max exactly.
+const OTLPJSONMax = 3*Max + 16
+
+// ErrTooDeep is matched by every *Error (errors.Is).
+var ErrTooDeep = errors.New("structured value nested too deep")
+
+// Error reports input nested deeper than Limit.
+type Error struct {
+	// Limit is the nesting that was exceeded.
+	Limit int
+	// What names the input: "JSON document", "OTLP attribute value", ...
+	What string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("%s nested deeper than %d levels", e.What, e.Limit)
+}
+
+// Is makes errors.Is(err, ErrTooDeep) true for every *Error.
+func (e *Error) Is(target error) bool { return target == ErrTooDeep }
+
+// checkingReader passes its source through a scanner as it is read, and
+// fails the read at the first byte over the limit, so the consumer never
+// holds the rest of a hostile body.
+type checkingReader struct {
+	r    io.Reader
+	scan func([]byte) error
+	err  error
+}
+
+func (c *checkingReader) Read(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.r.Read(p)
+	if n > 0 {
+		if serr := c.scan(p[:n]); serr != nil {
+			c.err = serr
+			return 0, serr
+		}
+	}
+	return n, err
+}
