@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/otelcol-lightning/otelcol-lightning/exporter/lightningstoreexporter/internal/metadata"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/depthlimit"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 )
@@ -25,12 +26,14 @@ import (
 const (
 	reasonUnknownRollout = "unknown_rollout"
 	reasonUnknownAttempt = "unknown_attempt"
+	reasonTooDeep        = "too_deep"
 	reasonOther          = "other"
 )
 
 var reasonOptions = map[string]metric.AddOption{
 	reasonUnknownRollout: reasonOption(reasonUnknownRollout),
 	reasonUnknownAttempt: reasonOption(reasonUnknownAttempt),
+	reasonTooDeep:        reasonOption(reasonTooDeep),
 	reasonOther:          reasonOption(reasonOther),
 }
 
@@ -191,6 +194,9 @@ func (e *storeExporter) recordResult(ctx context.Context, items []store.IngestIt
 // rejectionReason classifies a per-item store error by the messages the
 // store uses for unknown ids (Agent Lightning's wording).
 func rejectionReason(err error) string {
+	if errors.Is(err, depthlimit.ErrTooDeep) {
+		return reasonTooDeep
+	}
 	var se *store.Error
 	if !errors.As(err, &se) {
 		return reasonOther

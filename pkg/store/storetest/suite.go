@@ -49,6 +49,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Spans", s.testSpans},
 		{"SpanQueries", s.testSpanQueries},
 		{"Ingest", s.testIngest},
+		{"Depth", s.testDepth},
 		{"Resources", s.testResources},
 		{"Workers", s.testWorkers},
 		{"Watchdog", s.testWatchdog},
