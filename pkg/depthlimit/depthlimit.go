@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 )
 
 // Max is the deepest nesting of a structured value that any door accepts.
@@ -91,4 +92,32 @@ func (c *checkingReader) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// GuardJSONBody makes reads of r's body fail with an *Error as soon as the
+// JSON read so far nests deeper than limit, for HTTP doors whose handlers
+// read the body themselves (REST APIs, proxies). refused, when not nil, is
+// called once when that happens, to count it.
+func GuardJSONBody(r *http.Request, limit int, refused func()) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	s := NewJSONScanner(limit)
+	once := false
+	r.Body = &guardedBody{
+		Reader: &checkingReader{r: r.Body, scan: func(p []byte) error {
+			_, err := s.Write(p)
+			if err != nil && !once && refused != nil {
+				once = true
+				refused()
+			}
+			return err
+		}},
+		Closer: r.Body,
+	}
+}
+
+type guardedBody struct {
+	io.Reader
+	io.Closer
 }
