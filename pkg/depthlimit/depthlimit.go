@@ -16,8 +16,7 @@
 //     its []any and map[string]any nesting.
 //
 // OTLP/JSON is checked at the door as a JSON document with the budget
-// OTLPJSONMax, the JSON nesting that Max levels of AnyValues take (each
-// level costs three JSON containers: {"arrayValue":{"values":[ ... ), and
+// OTLPJSONMax, the JSON nesting that Max levels of AnyValues take, and
 // exactly once decoded, where its spans are stored.
 //
 // The scanners never decode: they keep a counter (JSON) or a stack of at
@@ -34,24 +33,26 @@ import (
 
 // Max is the deepest nesting of a structured value that any door accepts.
 //
-// Why 64: what is stored must stay readable by every backend and every
-// reader. SQLite's JSON functions (sorting and filtering on a JSON field)
-// stop at 1 000 levels, Go's encoding/json at 10 000, PostgreSQL's jsonb
-// at its max_stack_depth (thousands), and pdata's protobuf decoder at 100
-// message levels (about 30 AnyValues). A stored span wraps an attribute
-// value in three more levels (span, attributes, value), a stored rollout
-// its input in two, so 64 keeps every stored document an order of
-// magnitude below the lowest reader limit. Real agent payloads (JSON
-// Schema tool definitions, chat messages, nested tool arguments) nest 5 to
-// 20 levels.
-const Max = 64
+// Why 32: it is the deepest every reader accepts, in every format and
+// position. pdata's protobuf decoder (the OTLP receivers) stops at 100
+// message levels, which is 32 nested kvlistValues (49 arrayValues); SQLite's
+// JSON functions (sorting and filtering on a JSON field) stop at 1 000
+// levels, Go's encoding/json at 10 000, PostgreSQL's jsonb at its
+// max_stack_depth (thousands). A stored span wraps an attribute value in
+// three more levels (span, attributes, value), a stored rollout its input in
+// two, so every stored document stays far below the lowest reader limit.
+// Real agent payloads (JSON Schema tool definitions, chat messages, nested
+// tool arguments) nest 5 to 20 levels.
+const Max = 32
 
-// OTLPJSONMax is the JSON nesting an OTLP/JSON export may reach: three
-// containers per AnyValue level plus the export's envelope (resourceSpans,
-// scopeSpans, spans, attributes, events and their objects). It bounds the
-// decoder's work before decoding; the store then checks the decoded values
-// against Max exactly.
-const OTLPJSONMax = 3*Max + 16
+// OTLPJSONMax is the JSON nesting an OTLP/JSON export may reach: four
+// containers per AnyValue level (a kvlistValue level is
+// {"kvlistValue":{"values":[{"key":..,"value":...; an arrayValue level
+// three) plus the export's envelope (resourceSpans, scopeSpans, spans,
+// attributes, events and their objects). It bounds the decoder's work
+// before decoding; the store then checks the decoded values against Max
+// exactly.
+const OTLPJSONMax = 4*Max + 16
 
 // ErrTooDeep is matched by every *Error (errors.Is).
 var ErrTooDeep = errors.New("structured value nested too deep")
@@ -99,14 +100,19 @@ func (c *checkingReader) Read(p []byte) (int, error) {
 // read the body themselves (REST APIs, proxies). refused, when not nil, is
 // called once when that happens, to count it.
 func GuardJSONBody(r *http.Request, limit int, refused func()) {
+	GuardBody(r, NewJSONScanner(limit), refused)
+}
+
+// GuardBody is GuardJSONBody with any scanner (a *JSONScanner or an
+// *OTLPScanner).
+func GuardBody(r *http.Request, scanner io.Writer, refused func()) {
 	if r.Body == nil || r.Body == http.NoBody {
 		return
 	}
-	s := NewJSONScanner(limit)
 	once := false
 	r.Body = &guardedBody{
 		Reader: &checkingReader{r: r.Body, scan: func(p []byte) error {
-			_, err := s.Write(p)
+			_, err := scanner.Write(p)
 			if err != nil && !once && refused != nil {
 				once = true
 				refused()

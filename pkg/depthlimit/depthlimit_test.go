@@ -248,3 +248,18 @@ func FuzzCheckOTLP(f *testing.F) {
 		}
 	})
 }
+
+// Max is what every reader at the doors accepts: pdata's protobuf decoder
+// reads Max nested kvlistValues (its tightest case) in every position.
+func TestMaxIsReadableByPdata(t *testing.T) {
+	for _, where := range []string{"span", "resource", "scope", "event", "link"} {
+		_, err := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(tracesWith(Max, true, where))
+		assert.NoError(t, err, where)
+		var js bytes.Buffer
+		td, _ := (&ptrace.ProtoUnmarshaler{}).UnmarshalTraces(tracesWith(Max, true, where))
+		b, err := (&ptrace.JSONMarshaler{}).MarshalTraces(td)
+		require.NoError(t, err)
+		js.Write(b)
+		assert.NoError(t, CheckJSON(js.Bytes(), OTLPJSONMax), "OTLP/JSON of %d kvlist levels in %s", Max, where)
+	}
+}

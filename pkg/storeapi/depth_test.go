@@ -26,7 +26,7 @@ func TestBodiesNestedTooDeep(t *testing.T) {
 	for _, path := range routes {
 		resp := a.do(http.MethodPost, path, deep(depthlimit.Max+1))
 		assert.Equal(t, http.StatusBadRequest, resp.status, path)
-		assert.Contains(t, string(resp.body), "nested deeper than 64 levels", path)
+		assert.Contains(t, string(resp.body), "nested deeper than 32 levels", path)
 	}
 	assert.EqualValues(t, len(routes), refused.Load())
 
