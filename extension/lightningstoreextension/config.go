@@ -53,6 +53,14 @@ type Config struct {
 	// of the lightningstore receiver attached to this extension.
 	Traces TracesConfig `mapstructure:"traces"`
 
+	// MaxConnections bounds the connections the API server holds at once;
+	// further clients wait in the kernel's accept queue until one closes,
+	// so a flood of slow or idle clients cannot use up the process's file
+	// descriptors (read_header_timeout, read_timeout and
+	// keepalive.idle_timeout bound how long each one holds its slot).
+	// 0: no limit. Default: 1024.
+	MaxConnections int `mapstructure:"max_connections"`
+
 	_ struct{}
 }
 
@@ -182,6 +190,9 @@ func (c *Config) Validate() error {
 	case otlpspan.UnknownCreate, otlpspan.UnknownReject:
 	default:
 		errs = append(errs, fmt.Errorf("traces.unknown_rollouts: unknown policy %q, want %q or %q", c.Traces.UnknownRollouts, otlpspan.UnknownCreate, otlpspan.UnknownReject))
+	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("max_connections: must not be negative, got %d", c.MaxConnections))
 	}
 	if c.Traces.MaxDecompressedSize <= 0 {
 		errs = append(errs, fmt.Errorf("traces.max_decompressed_size: must be positive, got %d", c.Traces.MaxDecompressedSize))

@@ -13,8 +13,12 @@ import (
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/component/componentstatus"
 	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+	"golang.org/x/net/netutil"
 
+	"github.com/otelcol-lightning/otelcol-lightning/extension/lightningstoreextension/internal/metadata"
 	"github.com/otelcol-lightning/otelcol-lightning/internal/traceshttp"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
@@ -39,6 +43,7 @@ type lightningStore struct {
 	traces *tracesBridge
 	server *http.Server
 	addr   net.Addr      // where the API listens, once started
+	tb     *metadata.TelemetryBuilder
 	served chan struct{} // closed when Serve returns
 
 	muxMu sync.Mutex
@@ -54,6 +59,16 @@ var (
 	_ otlpspan.IdentityProvider = (*lightningStore)(nil)
 	_ storeapi.Router           = (*lightningStore)(nil)
 )
+
+// Attributes of requests_refused.
+var (
+	refusedRESTTooDeep   = refusedOption("rest", "too_deep")
+	refusedTracesTooDeep = refusedOption("traces", "too_deep")
+)
+
+func refusedOption(door, reason string) metric.AddOption {
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String("door", door), attribute.String("reason", reason)))
+}
 
 func newLightningStore(cfg *Config, set extension.Settings) *lightningStore {
 	t := &lightningStore{cfg: cfg, telemetry: set.TelemetrySettings, logger: set.Logger}
@@ -87,19 +102,28 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 		Logger:       t.logger,
 	})
 
+	tb, err := metadata.NewTelemetryBuilder(t.telemetry)
+	if err != nil {
+		return errors.Join(err, core.Close())
+	}
 	ln, err := t.cfg.ToListener(ctx)
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen on %s: %w", t.cfg.NetAddr.Endpoint, err), core.Close())
 	}
+	if t.cfg.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, t.cfg.MaxConnections)
+	}
 	traces := traceshttp.NewHandler(t.traces.consume, t.cfg.Traces.MaxDecompressedSize)
+	traces.TooDeep = func(ctx context.Context) { tb.LightningstoreRequestsRefused.Add(ctx, 1, refusedTracesTooDeep) }
 	handler := storeapi.NewHandler(core, storeapi.WithLogger(t.logger), storeapi.WithTracesHandler(traces),
-		storeapi.WithExtraRoutes(t.keepMux))
+		storeapi.WithExtraRoutes(t.keepMux),
+		storeapi.WithTooDeep(func(ctx context.Context) { tb.LightningstoreRequestsRefused.Add(ctx, 1, refusedRESTTooDeep) }))
 	server, err := t.cfg.ToServer(ctx, host.GetExtensions(), t.telemetry, handler)
 	if err != nil {
 		return errors.Join(fmt.Errorf("create the API server: %w", err), ln.Close(), core.Close())
 	}
 
-	t.store, t.server, t.addr = core, server, ln.Addr()
+	t.store, t.server, t.addr, t.tb = core, server, ln.Addr(), tb
 	t.served = make(chan struct{})
 	go func() {
 		defer close(t.served)
@@ -172,6 +196,10 @@ func (t *lightningStore) Shutdown(ctx context.Context) error {
 		}
 		<-t.served
 		t.server = nil
+	}
+	if t.tb != nil {
+		t.tb.Shutdown()
+		t.tb = nil
 	}
 	if t.store != nil {
 		if err := t.store.Close(); err != nil {
