@@ -42,7 +42,7 @@ type lightningStore struct {
 	store  *store.Core
 	traces *tracesBridge
 	server *http.Server
-	addr   net.Addr      // where the API listens, once started
+	addr   net.Addr // where the API listens, once started
 	tb     *metadata.TelemetryBuilder
 	served chan struct{} // closed when Serve returns
 
