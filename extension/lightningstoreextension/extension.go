@@ -103,6 +103,12 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 	})
 
 	tb, err := metadata.NewTelemetryBuilder(t.telemetry)
+	if err == nil {
+		err = tb.RegisterLightningstoreRowsUndecodableCallback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(core.UndecodableRows())
+			return nil
+		})
+	}
 	if err != nil {
 		return errors.Join(err, core.Close())
 	}
