@@ -33,6 +33,7 @@ const (
 )
 
 type guard struct {
+	cfg       *Config
 	telemetry *metadata.TelemetryBuilder
 }
 
@@ -42,12 +43,12 @@ var (
 	_ extensionmiddleware.GRPCServer = (*guard)(nil)
 )
 
-func newGuard(set extension.Settings) (*guard, error) {
+func newGuard(set extension.Settings, cfg *Config) (*guard, error) {
 	tb, err := metadata.NewTelemetryBuilder(set.TelemetrySettings)
 	if err != nil {
 		return nil, err
 	}
-	return &guard{telemetry: tb}, nil
+	return &guard{cfg: cfg, telemetry: tb}, nil
 }
 
 func (*guard) Start(context.Context, component.Host) error { return nil }
@@ -102,7 +103,8 @@ func httpScanner(r *http.Request) interface{ Write([]byte) (int, error) } {
 	return nil
 }
 
-// GetGRPCServerOptions replaces the server's codec and adds an interceptor.
+// GetGRPCServerOptions replaces the server's codec, adds an interceptor and
+// sets the connection handshake timeout.
 //
 // gRPC decodes a unary request before any interceptor runs, and turns every
 // decoding error into INTERNAL ("grpc: failed to unmarshal the received
@@ -118,7 +120,11 @@ func (g *guard) GetGRPCServerOptions(context.Context) ([]grpc.ServerOption, erro
 		return nil, errors.New("no gRPC proto codec is registered")
 	}
 	c := &codec{guard: g, delegate: delegate, refused: map[any]refusal{}}
-	return []grpc.ServerOption{grpc.ForceServerCodecV2(c), grpc.ChainUnaryInterceptor(c.intercept)}, nil
+	return []grpc.ServerOption{
+		grpc.ForceServerCodecV2(c),
+		grpc.ChainUnaryInterceptor(c.intercept),
+		grpc.ConnectionTimeout(g.cfg.HandshakeTimeout),
+	}, nil
 }
 
 type refusal struct {

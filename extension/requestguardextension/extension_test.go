@@ -62,7 +62,7 @@ var _ encoding.Codec = rawCodec{}
 func TestGRPC(t *testing.T) {
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
-	g, err := newGuard(metadatatest.NewSettings(tel))
+	g, err := newGuard(metadatatest.NewSettings(tel), createDefaultConfig().(*Config))
 	require.NoError(t, err)
 	opts, err := g.GetGRPCServerOptions(context.Background())
 	require.NoError(t, err)
@@ -102,7 +102,7 @@ func TestGRPC(t *testing.T) {
 func TestHTTP(t *testing.T) {
 	tel := componenttest.NewTelemetry()
 	t.Cleanup(func() { _ = tel.Shutdown(context.Background()) })
-	g, err := newGuard(metadatatest.NewSettings(tel))
+	g, err := newGuard(metadatatest.NewSettings(tel), createDefaultConfig().(*Config))
 	require.NoError(t, err)
 	wrap, err := g.GetHTTPHandler(context.Background())
 	require.NoError(t, err)

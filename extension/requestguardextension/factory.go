@@ -2,6 +2,7 @@ package requestguardextension // import "github.com/otelcol-lightning/otelcol-li
 
 import (
 	"context"
+	"time"
 
 	"go.opentelemetry.io/collector/component"
 	"go.opentelemetry.io/collector/extension"
@@ -14,8 +15,8 @@ func NewFactory() extension.Factory {
 	return extension.NewFactory(metadata.Type, createDefaultConfig, create, metadata.ExtensionStability)
 }
 
-func createDefaultConfig() component.Config { return &Config{} }
+func createDefaultConfig() component.Config { return &Config{HandshakeTimeout: 10 * time.Second} }
 
-func create(_ context.Context, set extension.Settings, _ component.Config) (extension.Extension, error) {
-	return newGuard(set)
+func create(_ context.Context, set extension.Settings, cfg component.Config) (extension.Extension, error) {
+	return newGuard(set, cfg.(*Config))
 }
