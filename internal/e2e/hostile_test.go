@@ -215,7 +215,7 @@ func TestHostileStoreAPIBodies(t *testing.T) {
 		name, path, body string
 		want             int
 	}{
-		{"nesting beyond the JSON decoder's depth", "/v1/agl/rollouts", `{"input":` + deep + `}`, 422},
+		{"nesting beyond the depth limit", "/v1/agl/rollouts", `{"input":` + deep + `}`, 400},
 		{"wrong type for limit", "/v1/agl/rollouts/search", `{"limit":"ten"}`, 422},
 		{"wrong type for rollout_id", "/v1/agl/spans/search", `{"rollout_id":5}`, 422},
 		{"wrong type for status", "/v1/agl/rollouts/ro-x/attempts/latest", `{"status":7}`, 422},
