@@ -2,6 +2,7 @@ package lightningstoreextension
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+	"golang.org/x/net/http2"
 	"golang.org/x/net/netutil"
 
 	"github.com/otelcol-lightning/otelcol-lightning/extension/lightningstoreextension/internal/metadata"
@@ -112,12 +114,9 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 	if err != nil {
 		return errors.Join(err, core.Close())
 	}
-	ln, err := t.cfg.ToListener(ctx)
+	ln, err := t.listen(ctx)
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen on %s: %w", t.cfg.NetAddr.Endpoint, err), core.Close())
-	}
-	if t.cfg.MaxConnections > 0 {
-		ln = netutil.LimitListener(ln, t.cfg.MaxConnections)
 	}
 	traces := traceshttp.NewHandler(t.traces.consume, t.cfg.Traces.MaxDecompressedSize)
 	traces.TooDeep = func(ctx context.Context) { tb.LightningstoreRequestsRefused.Add(ctx, 1, refusedTracesTooDeep) }
@@ -140,6 +139,28 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 	t.logger.Info("Agent Lightning store API started",
 		zap.String("endpoint", ln.Addr().String()), zap.String("backend", t.cfg.Store.Backend))
 	return nil
+}
+
+// listen is confighttp's ToListener with max_connections applied to the TCP
+// listener, under TLS: net/http serves HTTP/2 only on connections it sees
+// as *tls.Conn, so the limit cannot wrap the TLS listener.
+func (t *lightningStore) listen(ctx context.Context) (net.Listener, error) {
+	ln, err := t.cfg.NetAddr.Listen(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if t.cfg.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, t.cfg.MaxConnections)
+	}
+	if t.cfg.TLS.HasValue() {
+		tlsCfg, err := t.cfg.TLS.Get().LoadTLSConfig(ctx)
+		if err != nil {
+			return nil, errors.Join(err, ln.Close())
+		}
+		tlsCfg.NextProtos = []string{http2.NextProtoTLS, "http/1.1"}
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	return ln, nil
 }
 
 // openBackend opens the configured database, creating the SQLite file's

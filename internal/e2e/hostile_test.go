@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/otelcol-lightning/otelcol-lightning/bench/loadgen"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/depthlimit"
 )
 
 // hostile drives one collector started with request size limits
@@ -308,14 +309,14 @@ func TestHostileSpans(t *testing.T) {
 			}
 		}
 	}
-	t.Run("AnyValue nested beyond the decoder's limit", func(t *testing.T) {
-		// pdata stops at 100 levels of messages (AnyValue, KeyValueList,
-		// KeyValue): the whole export is refused as unparsable.
+	t.Run("AnyValue nested beyond the depth limit", func(t *testing.T) {
+		// The requestguard middleware refuses the whole export before the
+		// receiver decodes it (depthlimit.Max, 32 levels).
 		td, _ := labelled("ro-deep", "at-1", "deep", nested(20_000))
 		for _, s := range []loadgen.Sender{h.http, h.grpc} {
 			err := s.Send(ctx, td)
-			if err == nil || !strings.Contains(err.Error(), "recursion depth") {
-				t.Errorf("export of a 20 000-deep value: %v, want a recursion depth error", err)
+			if err == nil || !strings.Contains(err.Error(), "nested deeper than 32 levels") {
+				t.Errorf("export of a 20 000-deep value: %v, want the depth limit's refusal", err)
 			}
 		}
 		h.stillServing(t)
@@ -323,7 +324,7 @@ func TestHostileSpans(t *testing.T) {
 
 	t.Run("AnyValue nested up to the limit", func(t *testing.T) {
 		ro, at := h.startRollout(t)
-		td, _ := labelled(ro, at, "openai.chat.completion", nested(30))
+		td, _ := labelled(ro, at, "openai.chat.completion", nested(depthlimit.Max-1)) // the map itself is one level
 		send(t, h.http, td)
 		waitForSpans(t, h.c.collector, ro, at, 1)
 		complete(t, ro)
