@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/json"
 	"errors"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/depthlimit"
@@ -45,6 +46,22 @@ func checkExtras(x model.Extras) error {
 	for _, v := range x {
 		if err := depthlimit.CheckJSON(v, depthlimit.Max); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// checkDocsDepth refuses rollout documents (input, metadata) nested deeper
+// than depthlimit.Max. The REST doors check request bodies already; this
+// covers in-process writers (the trainer enqueuing a dataset's rows), so a
+// rollout can never break the sorts over its JSON fields.
+func checkDocsDepth(docs map[string]*json.RawMessage) error {
+	for name, doc := range docs {
+		if doc == nil {
+			continue
+		}
+		if err := depthlimit.CheckJSON(*doc, depthlimit.Max); err != nil {
+			return &InvalidArgumentError{Message: name + " is invalid: " + err.Error(), Err: err}
 		}
 	}
 	return nil

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -53,5 +55,24 @@ func (s suite) testDepth(t *testing.T) {
 		spans := f.spansOf(r.RolloutID)
 		require.Len(t, spans, 1)
 		assert.Equal(t, ok.SpanID, spans[0].SpanID)
+	})
+}
+
+// testRolloutDepth: rollout inputs and metadata nested deeper than
+// depthlimit.Max are refused on every path, so sorts over them keep working.
+func (s suite) testRolloutDepth(t *testing.T) {
+	t.Run("rollout documents nested deeper than the limit are refused", func(t *testing.T) {
+		f := s.fresh(t)
+		deep := json.RawMessage(strings.Repeat("[", depthlimit.Max+1) + strings.Repeat("]", depthlimit.Max+1))
+		_, err := f.s.StartRollout(f.ctx, store.StartRolloutRequest{Input: deep})
+		assert.ErrorIs(t, err, depthlimit.ErrTooDeep)
+		_, err = f.s.EnqueueRollouts(f.ctx, []model.EnqueueRolloutRequest{{Metadata: json.RawMessage(`{"k":` + string(deep) + `}`)}})
+		assert.ErrorIs(t, err, depthlimit.ErrTooDeep)
+		r := f.startRollout(`{}`)
+		_, err = f.s.UpdateRollout(f.ctx, r.RolloutID, store.RolloutUpdate{Input: store.Patch[json.RawMessage]{Set: true, Value: &deep}})
+		assert.ErrorIs(t, err, depthlimit.ErrTooDeep)
+		atLimit := json.RawMessage(strings.Repeat("[", depthlimit.Max) + strings.Repeat("]", depthlimit.Max))
+		_, err = f.s.StartRollout(f.ctx, store.StartRolloutRequest{Input: atLimit})
+		assert.NoError(t, err)
 	})
 }

@@ -50,6 +50,7 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"SpanQueries", s.testSpanQueries},
 		{"Ingest", s.testIngest},
 		{"Depth", s.testDepth},
+		{"RolloutDepth", s.testRolloutDepth},
 		{"Resources", s.testResources},
 		{"Workers", s.testWorkers},
 		{"Watchdog", s.testWatchdog},
