@@ -258,6 +258,13 @@ func TestHostileSpans(t *testing.T) {
 	requireBinary(t)
 	h := newHostile(t)
 	ctx := context.Background()
+	// A victim rollout with one ordinary span: whatever hostile span the
+	// subtests send, it stays readable, and so do sorts over every rollout.
+	victimRollout, victimAttempt := h.startRollout(t)
+	victimTD, _ := labelled(victimRollout, victimAttempt, "victim", nil)
+	if err := h.http.Send(ctx, victimTD); err != nil {
+		t.Fatal(err)
+	}
 
 	// complete marks the attempt succeeded and waits until the triplet
 	// processor has dealt with it (built triplets or counted a failure).
@@ -441,6 +448,26 @@ func TestHostileSpans(t *testing.T) {
 		send(t, h.http, td)
 		waitForSpans(t, h.c.collector, "4242", "7", 1)
 		h.stillServing(t)
+	})
+
+	t.Run("the victim rollout and every sort stay readable", func(t *testing.T) {
+		var page struct {
+			Items []map[string]any `json:"items"`
+		}
+		postJSON(t, h.c.api("/v1/agl/spans/search"), map[string]any{"rollout_id": victimRollout}, &page)
+		if len(page.Items) != 1 || page.Items[0]["name"] != "victim" {
+			t.Errorf("victim's spans: %v", page.Items)
+		}
+		for _, field := range []string{"input", "metadata", "config"} {
+			status, body := post(t, h.c.api("/v1/agl/rollouts/search"), "application/json", []byte(`{"sort_by":"`+field+`"}`))
+			if status != http.StatusOK {
+				t.Errorf("rollouts sorted by %s: %d %s", field, status, truncateMsg(string(body)))
+			}
+		}
+		status, body := post(t, h.c.api("/v1/agl/spans/search"), "application/json", []byte(`{"rollout_id":"`+victimRollout+`","sort_by":"attributes"}`))
+		if status != http.StatusOK {
+			t.Errorf("spans sorted by attributes: %d %s", status, truncateMsg(string(body)))
+		}
 	})
 }
 
