@@ -78,7 +78,7 @@ func newLightningStore(cfg *Config, set extension.Settings) *lightningStore {
 	// built in code.
 	t.identity = cfg.identityPolicy().WithDefaults()
 	t.identity.Unknown = ""
-	t.traces = &tracesBridge{cfg: cfg.Traces, store: t.LightningStore}
+	t.traces = &tracesBridge{cfg: cfg.Traces, store: t.LightningStore, logger: set.Logger}
 	return t
 }
 
