@@ -263,3 +263,47 @@ func TestMaxIsReadableByPdata(t *testing.T) {
 		assert.NoError(t, CheckJSON(js.Bytes(), OTLPJSONMax), "OTLP/JSON of %d kvlist levels in %s", Max, where)
 	}
 }
+
+// jsonDepth is the reference: the nesting encoding/json's tokenizer sees.
+func jsonDepth(b []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	depth, best := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return best
+		}
+		switch tok {
+		case json.Delim('['), json.Delim('{'):
+			depth++
+			best = max(best, depth)
+		case json.Delim(']'), json.Delim('}'):
+			depth--
+		}
+	}
+}
+
+// FuzzCheckJSON checks the JSON scanner against encoding/json on valid
+// documents, whole and fed in two pieces split anywhere.
+func FuzzCheckJSON(f *testing.F) {
+	f.Add([]byte(`{"a":[1,{"b":"[{\"]"}],"c":"\\\\"}`), 2, 5)
+	f.Add([]byte(nestedJSON(10)), 9, 3)
+	f.Add([]byte(`"\\"[["`), 0, 2)
+	f.Fuzz(func(t *testing.T, b []byte, limit, split int) {
+		if !json.Valid(b) {
+			return
+		}
+		limit = min(max(limit, 0), 64)
+		want := jsonDepth(b) > limit
+		if got := CheckJSON(b, limit) != nil; got != want {
+			t.Fatalf("depth %d, limit %d: scanner refused=%v", jsonDepth(b), limit, got)
+		}
+		split = min(max(split, 0), len(b))
+		s := NewJSONScanner(limit)
+		_, err1 := s.Write(b[:split])
+		_, err2 := s.Write(b[split:])
+		if got := err1 != nil || err2 != nil; got != want {
+			t.Fatalf("split at %d: scanner refused=%v, want %v", split, got, want)
+		}
+	})
+}

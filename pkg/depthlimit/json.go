@@ -1,6 +1,9 @@
 package depthlimit
 
-import "io"
+import (
+	"bytes"
+	"io"
+)
 
 // JSONScanner counts the nesting of a JSON text fed to it in pieces. It does
 // not validate the JSON (the decoder that follows does): it only tracks
@@ -22,19 +25,32 @@ func (s *JSONScanner) Write(p []byte) (int, error) {
 	if s.err != nil {
 		return 0, s.err
 	}
-	for _, c := range p {
+	for i := 0; i < len(p); i++ {
 		if s.inString {
-			switch {
-			case s.escaped:
+			if s.escaped {
 				s.escaped = false
-			case c == '\\':
+				continue
+			}
+			// Jump to the next quote or backslash: strings are most of a
+			// document's bytes.
+			j := bytes.IndexAny(p[i:], "\"\\")
+			if j < 0 {
+				break
+			}
+			i += j
+			if p[i] == '\\' {
 				s.escaped = true
-			case c == '"':
+			} else {
 				s.inString = false
 			}
 			continue
 		}
-		switch c {
+		j := bytes.IndexAny(p[i:], "\"[]{}")
+		if j < 0 {
+			break
+		}
+		i += j
+		switch p[i] {
 		case '"':
 			s.inString = true
 		case '[', '{':

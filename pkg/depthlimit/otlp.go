@@ -35,28 +35,44 @@ const (
 	kAnyValue
 	kArrayValue
 	kKeyValueList
+	kCount
 )
 
 // children maps (message kind, field number) to the kind of the embedded
 // message, for the fields on a path to an AnyValue (field numbers from
-// opentelemetry-proto v1).
-var children = [...]map[uint64]kind{
-	kTracesReq:     {1: kResourceSpans},
-	kLogsReq:       {1: kResourceLogs},
-	kResourceSpans: {1: kResource, 2: kScopeSpans},
-	kResourceLogs:  {1: kResource, 2: kScopeLogs},
-	kResource:      {1: kKeyValue},
-	kScopeSpans:    {1: kScope, 2: kSpan},
-	kScopeLogs:     {1: kScope, 2: kLogRecord},
-	kScope:         {3: kKeyValue},
-	kSpan:          {9: kKeyValue, 11: kEvent, 13: kLink},
-	kEvent:         {3: kKeyValue},
-	kLink:          {4: kKeyValue},
-	kLogRecord:     {5: kAnyValue, 6: kKeyValue},
-	kKeyValue:      {2: kAnyValue},
-	kAnyValue:      {5: kArrayValue, 6: kKeyValueList},
-	kArrayValue:    {1: kAnyValue},
-	kKeyValueList:  {1: kKeyValue},
+// opentelemetry-proto v1); every other field is skipped. A table, not a map:
+// it is consulted for every embedded message of the request.
+var children = func() (t [kCount][16]kind) {
+	for parent, fields := range map[kind]map[uint64]kind{
+		kTracesReq:     {1: kResourceSpans},
+		kLogsReq:       {1: kResourceLogs},
+		kResourceSpans: {1: kResource, 2: kScopeSpans},
+		kResourceLogs:  {1: kResource, 2: kScopeLogs},
+		kResource:      {1: kKeyValue},
+		kScopeSpans:    {1: kScope, 2: kSpan},
+		kScopeLogs:     {1: kScope, 2: kLogRecord},
+		kScope:         {3: kKeyValue},
+		kSpan:          {9: kKeyValue, 11: kEvent, 13: kLink},
+		kEvent:         {3: kKeyValue},
+		kLink:          {4: kKeyValue},
+		kLogRecord:     {5: kAnyValue, 6: kKeyValue},
+		kKeyValue:      {2: kAnyValue},
+		kAnyValue:      {5: kArrayValue, 6: kKeyValueList},
+		kArrayValue:    {1: kAnyValue},
+		kKeyValueList:  {1: kKeyValue},
+	} {
+		for field, child := range fields {
+			t[parent][field] = child
+		}
+	}
+	return t
+}()
+
+func childOf(parent kind, field uint64) kind {
+	if field >= 16 {
+		return kNone
+	}
+	return children[parent][field]
 }
 
 type frame struct {
@@ -168,7 +184,7 @@ func (s *OTLPScanner) value(v uint64) error {
 			return nil
 		}
 		top := s.stack[len(s.stack)-1]
-		child := children[top.kind][s.field]
+		child := childOf(top.kind, s.field)
 		if child == kNone {
 			s.skipN(int64(v))
 			return nil
