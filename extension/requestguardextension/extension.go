@@ -155,13 +155,18 @@ func (c *codec) Unmarshal(data mem.BufferSlice, v any) error {
 		scanner := depthlimit.NewOTLPScanner(msg, depthlimit.Max)
 		for _, b := range data {
 			if _, err := scanner.Write(b.ReadOnlyData()); err != nil {
-				c.refuse(v, err, reasonTooDeep)
+				if !c.refuse(v, err, reasonTooDeep) {
+					return err
+				}
 				return nil
 			}
 		}
 	}
 	if err := c.delegate.Unmarshal(data, v); err != nil {
-		c.refuse(v, fmt.Errorf("the request is not valid OTLP protobuf: %w", err), reasonMalformed)
+		err = fmt.Errorf("the request is not valid OTLP protobuf: %w", err)
+		if !c.refuse(v, err, reasonMalformed) {
+			return err
+		}
 	}
 	return nil
 }
@@ -185,21 +190,34 @@ func otlpRequest(v any) (depthlimit.Message, bool) {
 	return 0, false
 }
 
-// refuse notes why the message v was left empty. Entries are taken by the
-// interceptor; one whose call never reached it (an authenticator refused it
-// first) is dropped after a minute, so the table stays small.
-func (c *codec) refuse(v any, err error, reason string) {
+// Bounds of the refusal notes: the interceptor takes a note microseconds
+// after the codec wrote it, unless an authenticator (which runs first)
+// refused the call; such orphans are dropped after orphanAge, and at most
+// maxNotes are kept, so unauthenticated garbage cannot grow the table.
+const (
+	orphanAge = 10 * time.Second
+	maxNotes  = 4096
+)
+
+// refuse notes why the message v was left empty. It reports false when the
+// table is full of recent notes; the codec then returns the error itself
+// (gRPC answers INTERNAL for that one request).
+func (c *codec) refuse(v any, err error, reason string) bool {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.refused) >= 64 {
 		for k, r := range c.refused {
-			if now.Sub(r.at) > time.Minute {
+			if now.Sub(r.at) > orphanAge {
 				delete(c.refused, k)
 			}
 		}
 	}
+	if len(c.refused) >= maxNotes {
+		return false
+	}
 	c.refused[v] = refusal{err: err, reason: reason, at: now}
+	return true
 }
 
 func (c *codec) take(v any) (refusal, bool) {

@@ -168,3 +168,22 @@ func refused(protocol, reason string, n int64) metricdata.DataPoint[int64] {
 }
 
 var ignore = []metricdatatest.Option{metricdatatest.IgnoreTimestamp(), metricdatatest.IgnoreExemplars()}
+
+// TestRefusalNotesAreBounded: notes whose call never reached the
+// interceptor (an authenticator refused it first) are dropped once old, and
+// the table never holds more than maxNotes.
+func TestRefusalNotesAreBounded(t *testing.T) {
+	c := &codec{refused: map[any]refusal{}}
+	for i := range maxNotes {
+		require.True(t, c.refuse(new(int), assert.AnError, reasonMalformed), "note %d", i)
+	}
+	assert.False(t, c.refuse(new(int), assert.AnError, reasonMalformed), "a full table of recent notes takes no more")
+	c.mu.Lock()
+	for k, r := range c.refused {
+		r.at = r.at.Add(-2 * orphanAge)
+		c.refused[k] = r
+	}
+	c.mu.Unlock()
+	assert.True(t, c.refuse(new(int), assert.AnError, reasonMalformed))
+	assert.Len(t, c.refused, 1, "orphans are dropped")
+}
