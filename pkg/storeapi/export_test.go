@@ -290,12 +290,17 @@ type slowTriplets struct {
 }
 
 func (s slowTriplets) QueryTriplets(ctx context.Context, rolloutID, attemptID string) ([]model.TripletRecord, error) {
-	time.Sleep(s.delay)
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	return s.Store.QueryTriplets(ctx, rolloutID, attemptID)
 }
 
 // TestExportOutlivesTheWriteTimeout: an export that keeps producing lines
-// is not cut by the server's write timeout (1 s here; it lasts 2.4 s).
+// is not cut by the server's write or read timeout (1 s here; it lasts
+// 2.4 s).
 func TestExportOutlivesTheWriteTimeout(t *testing.T) {
 	core := store.New(memstore.New(), store.Options{})
 	t.Cleanup(func() { _ = core.Close() })
@@ -304,6 +309,7 @@ func TestExportOutlivesTheWriteTimeout(t *testing.T) {
 	}
 	srv := httptest.NewUnstartedServer(NewHandler(slowTriplets{Store: core, delay: 400 * time.Millisecond}))
 	srv.Config.WriteTimeout = time.Second
+	srv.Config.ReadTimeout = time.Second
 	srv.Start()
 	t.Cleanup(srv.Close)
 	a := &testAPI{t: t, url: srv.URL, store: core}

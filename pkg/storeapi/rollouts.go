@@ -198,19 +198,17 @@ const answerBudget = 30 * time.Second
 // ExtendForLongPoll lets a long poll (any route that waits for the store,
 // such as wait_for_rollouts) live as long as its caller asked (wait
 // seconds; negative waits without limit). The server's write timeout would
-// otherwise close the connection of a longer wait without an answer, and a
-// read deadline passing during the wait makes net/http cancel the request.
-// The body has been read, so the read deadline is lifted; the write
-// deadline becomes the wait plus answerBudget, or none. Writers that
-// cannot set deadlines (a test recorder) are left as they are.
+// otherwise close the connection of a longer wait without an answer; the
+// write deadline becomes the wait plus answerBudget, or none. (The read
+// timeout needs nothing: net/http lifts the read deadline once the body is
+// read.) Writers that cannot set deadlines (a test recorder) are left as
+// they are.
 func ExtendForLongPoll(w http.ResponseWriter, wait float64) {
-	rc := http.NewResponseController(w)
-	_ = rc.SetReadDeadline(time.Time{})
 	deadline := time.Time{}
 	if wait >= 0 {
 		deadline = time.Now().Add(time.Duration(wait*float64(time.Second)) + answerBudget)
 	}
-	_ = rc.SetWriteDeadline(deadline)
+	_ = http.NewResponseController(w).SetWriteDeadline(deadline)
 }
 
 // maxWaitSeconds is about 30 years, far below Duration's 292-year range.
