@@ -10,6 +10,7 @@ import (
 	messagesconnector "github.com/otelcol-lightning/otelcol-lightning/connector/messagesconnector"
 	lightningstoreexporter "github.com/otelcol-lightning/otelcol-lightning/exporter/lightningstoreexporter"
 	lightningstoreextension "github.com/otelcol-lightning/otelcol-lightning/extension/lightningstoreextension"
+	requestguardextension "github.com/otelcol-lightning/otelcol-lightning/extension/requestguardextension"
 	trainerextension "github.com/otelcol-lightning/otelcol-lightning/extension/trainerextension"
 	rewardprocessor "github.com/otelcol-lightning/otelcol-lightning/processor/rewardprocessor"
 	tripletprocessor "github.com/otelcol-lightning/otelcol-lightning/processor/tripletprocessor"
@@ -62,6 +63,7 @@ func components() (otelcol.Factories, error) {
 		bearertokenauthextension.NewFactory(),
 		lightningstoreextension.NewFactory(),
 		trainerextension.NewFactory(),
+		requestguardextension.NewFactory(),
 	)
 	if err != nil {
 		return otelcol.Factories{}, err
@@ -74,6 +76,7 @@ func components() (otelcol.Factories, error) {
 		bearertokenauthextension.NewFactory().Type(): "github.com/open-telemetry/opentelemetry-collector-contrib/extension/bearertokenauthextension v0.165.1",
 		lightningstoreextension.NewFactory().Type():  "github.com/otelcol-lightning/otelcol-lightning v0.0.0",
 		trainerextension.NewFactory().Type():         "github.com/otelcol-lightning/otelcol-lightning v0.0.0",
+		requestguardextension.NewFactory().Type():    "github.com/otelcol-lightning/otelcol-lightning v0.0.0",
 	})
 
 	factories.Receivers, err = otelcol.MakeFactoryMap[receiver.Factory](

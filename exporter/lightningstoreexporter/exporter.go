@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"github.com/otelcol-lightning/otelcol-lightning/exporter/lightningstoreexporter/internal/metadata"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/depthlimit"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 )
@@ -25,12 +26,14 @@ import (
 const (
 	reasonUnknownRollout = "unknown_rollout"
 	reasonUnknownAttempt = "unknown_attempt"
+	reasonTooDeep        = "too_deep"
 	reasonOther          = "other"
 )
 
 var reasonOptions = map[string]metric.AddOption{
 	reasonUnknownRollout: reasonOption(reasonUnknownRollout),
 	reasonUnknownAttempt: reasonOption(reasonUnknownAttempt),
+	reasonTooDeep:        reasonOption(reasonTooDeep),
 	reasonOther:          reasonOption(reasonOther),
 }
 
@@ -114,7 +117,7 @@ func (e *storeExporter) pushTraces(ctx context.Context, td ptrace.Traces) error 
 	items = withoutTriplets(items)
 	if sets := e.collectTriplets(ctx, td); len(sets) > 0 {
 		if err := e.storeTriplets(ctx, sets); err != nil {
-			err = fmt.Errorf("write triplets to the store: %w", err)
+			err = redactForSender(e.sampled, fmt.Errorf("write triplets to the store: %w", err))
 			if retryable(err) {
 				return err
 			}
@@ -126,7 +129,7 @@ func (e *storeExporter) pushTraces(ctx context.Context, td ptrace.Traces) error 
 		res, err := e.store.IngestSpans(ctx, items)
 		e.telemetry.ExporterLightningstoreWriteDuration.Record(ctx, time.Since(begin).Seconds())
 		if err != nil {
-			err = fmt.Errorf("write %d spans to the store: %w", len(items), err)
+			err = redactForSender(e.sampled, fmt.Errorf("write %d spans to the store: %w", len(items), err))
 			if retryable(err) {
 				return err
 			}
@@ -137,6 +140,16 @@ func (e *storeExporter) pushTraces(ctx context.Context, td ptrace.Traces) error 
 	}
 	e.recordConversion(ctx, stats)
 	return nil
+}
+
+// redactForSender logs a failed write in full and returns it with a
+// message safe for the sender: the receivers (4317, 4318, /v1/traces) put
+// this error's text in their answer, and a database driver's message names
+// the database user, database and host:port.
+func redactForSender(logger *zap.Logger, err error) error {
+	ref := store.NewRef()
+	logger.Warn("Store write failed; the sender is told to retry or drop it", zap.String("ref", ref), zap.Error(err))
+	return store.Redact(err, ref)
 }
 
 // retryable reports errors worth another try: the store says so, or the
@@ -191,6 +204,9 @@ func (e *storeExporter) recordResult(ctx context.Context, items []store.IngestIt
 // rejectionReason classifies a per-item store error by the messages the
 // store uses for unknown ids (Agent Lightning's wording).
 func rejectionReason(err error) string {
+	if errors.Is(err, depthlimit.ErrTooDeep) {
+		return reasonTooDeep
+	}
 	var se *store.Error
 	if !errors.As(err, &se) {
 		return reasonOther

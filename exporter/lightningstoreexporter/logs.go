@@ -107,7 +107,7 @@ func (e *logsExporter) pushLogs(ctx context.Context, ld plog.Logs) error {
 }
 
 func (e *logsExporter) storeFailure(err error, what string) error {
-	err = fmt.Errorf("%s: %w", what, err)
+	err = redactForSender(e.sampled, fmt.Errorf("%s: %w", what, err))
 	if retryable(err) {
 		return err
 	}

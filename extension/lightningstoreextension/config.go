@@ -55,6 +55,14 @@ type Config struct {
 	// of the lightningstore receiver attached to this extension.
 	Traces TracesConfig `mapstructure:"traces"`
 
+	// MaxConnections bounds the connections the API server holds at once;
+	// further clients wait in the kernel's accept queue until one closes,
+	// so a flood of slow or idle clients cannot use up the process's file
+	// descriptors (read_header_timeout, read_timeout and
+	// keepalive.idle_timeout bound how long each one holds its slot).
+	// 0: no limit. Default: 1024.
+	MaxConnections int `mapstructure:"max_connections"`
+
 	// Dashboard is the web dashboard served at / on the API's port.
 	Dashboard DashboardConfig `mapstructure:"dashboard"`
 
@@ -248,6 +256,9 @@ func (c *Config) Validate() error {
 		if u, err := url.Parse(ep); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, fmt.Errorf("dashboard.metrics_endpoint: want an http(s) URL, got %q", ep))
 		}
+	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("max_connections: must not be negative, got %d", c.MaxConnections))
 	}
 	if c.Traces.MaxDecompressedSize <= 0 {
 		errs = append(errs, fmt.Errorf("traces.max_decompressed_size: must be positive, got %d", c.Traces.MaxDecompressedSize))

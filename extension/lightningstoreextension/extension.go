@@ -2,6 +2,7 @@ package lightningstoreextension
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -16,7 +17,11 @@ import (
 	"go.opentelemetry.io/collector/config/confighttp"
 	"go.opentelemetry.io/collector/config/configoptional"
 	"go.opentelemetry.io/collector/extension"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+	"golang.org/x/net/http2"
+	"golang.org/x/net/netutil"
 
 	"github.com/otelcol-lightning/otelcol-lightning/extension/lightningstoreextension/internal/metadata"
 	"github.com/otelcol-lightning/otelcol-lightning/internal/traceshttp"
@@ -45,7 +50,8 @@ type lightningStore struct {
 	store  *store.Core
 	traces *tracesBridge
 	server *http.Server
-	addr   net.Addr      // where the API listens, once started
+	addr   net.Addr // where the API listens, once started
+	tb     *metadata.TelemetryBuilder
 	served chan struct{} // closed when Serve returns
 
 	// auto ends the attempts of rollouts created from spans (D17).
@@ -92,13 +98,23 @@ func (t *lightningStore) Models(ctx context.Context) ([]llmmodels.Model, error) 
 	return t.store.Models(ctx)
 }
 
+// Attributes of requests_refused.
+var (
+	refusedRESTTooDeep   = refusedOption("rest", "too_deep")
+	refusedTracesTooDeep = refusedOption("traces", "too_deep")
+)
+
+func refusedOption(door, reason string) metric.AddOption {
+	return metric.WithAttributeSet(attribute.NewSet(attribute.String("door", door), attribute.String("reason", reason)))
+}
+
 func newLightningStore(cfg *Config, set extension.Settings) *lightningStore {
 	t := &lightningStore{cfg: cfg, telemetry: set.TelemetrySettings, logger: set.Logger}
 	// Validate has checked the policy; WithDefaults only guards a config
 	// built in code.
 	t.identity = cfg.identityPolicy().WithDefaults()
 	t.identity.Unknown = ""
-	t.traces = &tracesBridge{cfg: cfg.Traces, store: t.LightningStore}
+	t.traces = &tracesBridge{cfg: cfg.Traces, store: t.LightningStore, logger: set.Logger}
 	return t
 }
 
@@ -125,16 +141,24 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 	})
 
 	tb, err := metadata.NewTelemetryBuilder(t.telemetry)
+	if err == nil {
+		err = tb.RegisterLightningstoreRowsUndecodableCallback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(core.UndecodableRows())
+			return nil
+		})
+	}
 	if err != nil {
 		return errors.Join(fmt.Errorf("create telemetry: %w", err), core.Close())
 	}
-	ln, err := t.cfg.ToListener(ctx)
+	ln, err := t.listen(ctx)
 	if err != nil {
 		return errors.Join(fmt.Errorf("listen on %s: %w", t.cfg.NetAddr.Endpoint, err), core.Close())
 	}
 	traces := traceshttp.NewHandler(t.traces.consume, t.cfg.Traces.MaxDecompressedSize)
+	traces.TooDeep = func(ctx context.Context) { tb.LightningstoreRequestsRefused.Add(ctx, 1, refusedTracesTooDeep) }
 	handler := storeapi.NewHandler(core, storeapi.WithLogger(t.logger), storeapi.WithTracesHandler(traces),
-		storeapi.WithExtraRoutes(t.keepMux))
+		storeapi.WithExtraRoutes(t.keepMux),
+		storeapi.WithTooDeep(func(ctx context.Context) { tb.LightningstoreRequestsRefused.Add(ctx, 1, refusedRESTTooDeep) }))
 	// CORS is Agent Lightning's (preflight 200 with every method, max age
 	// 600 s), not confighttp's, which answers preflights 204 listing only
 	// the requested method; so the server gets the configuration without
@@ -153,22 +177,24 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 	// The API's mux exists (keepMux ran in NewHandler); nothing is served yet.
 	if err := t.mountAPIv1(ctx, host, core); err != nil {
 		t.dropMux()
+		tb.Shutdown()
 		return errors.Join(err, ln.Close(), core.Close())
 	}
 	t.store, t.server, t.addr = core, server, ln.Addr()
 	if t.cfg.Dashboard.Enabled {
 		if err := t.mountDashboard(core); err != nil {
 			t.store, t.server = nil, nil
+			t.dropMux()
+			tb.Shutdown()
 			return errors.Join(err, ln.Close(), core.Close())
 		}
 	}
+	t.tb = tb
 	if cfg := t.cfg.Identity.AutoComplete; cfg.Settle > 0 || cfg.IdleTimeout > 0 {
 		ac := newAutoCompleter(core, cfg, t.logger, tb)
 		t.unsubscribeAuto = core.SubscribeSpans(ac.observe)
 		t.auto = ac
 		ac.start()
-	} else {
-		tb.Shutdown() // its only instruments are the completer's
 	}
 	t.served = make(chan struct{})
 	go func() {
@@ -225,6 +251,28 @@ func (t *lightningStore) mountAPIv1(ctx context.Context, host component.Host, co
 		return fmt.Errorf("mount the Agent Lightning v1.0 API: %w", err)
 	}
 	return nil
+}
+
+// listen is confighttp's ToListener with max_connections applied to the TCP
+// listener, under TLS: net/http serves HTTP/2 only on connections it sees
+// as *tls.Conn, so the limit cannot wrap the TLS listener.
+func (t *lightningStore) listen(ctx context.Context) (net.Listener, error) {
+	ln, err := t.cfg.NetAddr.Listen(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if t.cfg.MaxConnections > 0 {
+		ln = netutil.LimitListener(ln, t.cfg.MaxConnections)
+	}
+	if t.cfg.TLS.HasValue() {
+		tlsCfg, err := t.cfg.TLS.Get().LoadTLSConfig(ctx)
+		if err != nil {
+			return nil, errors.Join(err, ln.Close())
+		}
+		tlsCfg.NextProtos = []string{http2.NextProtoTLS, "http/1.1"}
+		ln = tls.NewListener(ln, tlsCfg)
+	}
+	return ln, nil
 }
 
 // openBackend opens the configured database, creating the SQLite file's
@@ -291,8 +339,11 @@ func (t *lightningStore) Shutdown(ctx context.Context) error {
 	if t.auto != nil {
 		t.unsubscribeAuto()
 		t.auto.shutdown()
-		t.auto.telemetry.Shutdown()
 		t.auto = nil
+	}
+	if t.tb != nil {
+		t.tb.Shutdown()
+		t.tb = nil
 	}
 	if t.store != nil {
 		if err := t.store.Close(); err != nil {

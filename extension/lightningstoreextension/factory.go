@@ -25,8 +25,15 @@ func NewFactory() extension.Factory {
 func createDefaultConfig() component.Config {
 	server := confighttp.NewDefaultServerConfig()
 	server.NetAddr.Endpoint = defaultEndpoint
+	// Slow clients are cut off: headers within 10 s, the whole request
+	// (20 MiB at most) within a minute. Answers keep confighttp's 30 s
+	// write timeout, except the long polls, which extend their own deadline
+	// to what the caller asked (wait_for_rollouts).
+	server.ReadHeaderTimeout = 10 * time.Second
+	server.ReadTimeout = time.Minute
 	return &Config{
-		ServerConfig: server,
+		ServerConfig:   server,
+		MaxConnections: 1024,
 		Store: StoreConfig{
 			Backend:         BackendSQLite,
 			Path:            "./data/lightning.db",

@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/consumer/consumererror"
 	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.uber.org/zap"
 
 	"github.com/otelcol-lightning/otelcol-lightning/internal/traceshttp"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/aglv1"
@@ -20,8 +21,9 @@ import (
 // tracesBridge hands OTLP exports posted to /v1/traces to the pipeline of
 // the lightningstore receiver attached to this extension.
 type tracesBridge struct {
-	cfg   TracesConfig
-	store func() store.Store
+	cfg    TracesConfig
+	store  func() store.Store
+	logger *zap.Logger
 
 	mu       sync.RWMutex
 	owner    component.ID
@@ -81,7 +83,10 @@ func (b *tracesBridge) consume(ctx context.Context, td ptrace.Traces) (traceshtt
 	total := td.SpanCount()
 	reasons, err := b.admit(ctx, td)
 	if err != nil {
-		return traceshttp.Outcome{}, fmt.Errorf("check rollouts: %v: %w", err, traceshttp.ErrUnavailable)
+		// The answer names a ref, not the database's user, name or address.
+		ref := store.NewRef()
+		b.logger.Warn("/v1/traces could not check rollouts", zap.String("ref", ref), zap.Error(err))
+		return traceshttp.Outcome{}, fmt.Errorf("check rollouts: %v: %w", store.Redact(err, ref), traceshttp.ErrUnavailable)
 	}
 	out := traceshttp.Outcome{RejectedSpans: int64(total - td.SpanCount()), Message: reasons.message()}
 	if td.SpanCount() == 0 {

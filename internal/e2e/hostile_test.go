@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/otelcol-lightning/otelcol-lightning/bench/loadgen"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/depthlimit"
 )
 
 // hostile drives one collector started with request size limits
@@ -215,7 +216,7 @@ func TestHostileStoreAPIBodies(t *testing.T) {
 		name, path, body string
 		want             int
 	}{
-		{"nesting beyond the JSON decoder's depth", "/v1/agl/rollouts", `{"input":` + deep + `}`, 422},
+		{"nesting beyond the depth limit", "/v1/agl/rollouts", `{"input":` + deep + `}`, 400},
 		{"wrong type for limit", "/v1/agl/rollouts/search", `{"limit":"ten"}`, 422},
 		{"wrong type for rollout_id", "/v1/agl/spans/search", `{"rollout_id":5}`, 422},
 		{"wrong type for status", "/v1/agl/rollouts/ro-x/attempts/latest", `{"status":7}`, 422},
@@ -257,6 +258,13 @@ func TestHostileSpans(t *testing.T) {
 	requireBinary(t)
 	h := newHostile(t)
 	ctx := context.Background()
+	// A victim rollout with one ordinary span: whatever hostile span the
+	// subtests send, it stays readable, and so do sorts over every rollout.
+	victimRollout, victimAttempt := h.startRollout(t)
+	victimTD, _ := labelled(victimRollout, victimAttempt, "victim", nil)
+	if err := h.http.Send(ctx, victimTD); err != nil {
+		t.Fatal(err)
+	}
 
 	// complete marks the attempt succeeded and waits until the triplet
 	// processor has dealt with it (built triplets or counted a failure).
@@ -308,14 +316,14 @@ func TestHostileSpans(t *testing.T) {
 			}
 		}
 	}
-	t.Run("AnyValue nested beyond the decoder's limit", func(t *testing.T) {
-		// pdata stops at 100 levels of messages (AnyValue, KeyValueList,
-		// KeyValue): the whole export is refused as unparsable.
+	t.Run("AnyValue nested beyond the depth limit", func(t *testing.T) {
+		// The requestguard middleware refuses the whole export before the
+		// receiver decodes it (depthlimit.Max, 32 levels).
 		td, _ := labelled("ro-deep", "at-1", "deep", nested(20_000))
 		for _, s := range []loadgen.Sender{h.http, h.grpc} {
 			err := s.Send(ctx, td)
-			if err == nil || !strings.Contains(err.Error(), "recursion depth") {
-				t.Errorf("export of a 20 000-deep value: %v, want a recursion depth error", err)
+			if err == nil || !strings.Contains(err.Error(), "nested deeper than 32 levels") {
+				t.Errorf("export of a 20 000-deep value: %v, want the depth limit's refusal", err)
 			}
 		}
 		h.stillServing(t)
@@ -323,7 +331,7 @@ func TestHostileSpans(t *testing.T) {
 
 	t.Run("AnyValue nested up to the limit", func(t *testing.T) {
 		ro, at := h.startRollout(t)
-		td, _ := labelled(ro, at, "openai.chat.completion", nested(30))
+		td, _ := labelled(ro, at, "openai.chat.completion", nested(depthlimit.Max-1)) // the map itself is one level
 		send(t, h.http, td)
 		waitForSpans(t, h.c.collector, ro, at, 1)
 		complete(t, ro)
@@ -440,6 +448,26 @@ func TestHostileSpans(t *testing.T) {
 		send(t, h.http, td)
 		waitForSpans(t, h.c.collector, "4242", "7", 1)
 		h.stillServing(t)
+	})
+
+	t.Run("the victim rollout and every sort stay readable", func(t *testing.T) {
+		var page struct {
+			Items []map[string]any `json:"items"`
+		}
+		postJSON(t, h.c.api("/v1/agl/spans/search"), map[string]any{"rollout_id": victimRollout}, &page)
+		if len(page.Items) != 1 || page.Items[0]["name"] != "victim" {
+			t.Errorf("victim's spans: %v", page.Items)
+		}
+		for _, field := range []string{"input", "metadata", "config"} {
+			status, body := post(t, h.c.api("/v1/agl/rollouts/search"), "application/json", []byte(`{"sort_by":"`+field+`"}`))
+			if status != http.StatusOK {
+				t.Errorf("rollouts sorted by %s: %d %s", field, status, truncateMsg(string(body)))
+			}
+		}
+		status, body := post(t, h.c.api("/v1/agl/spans/search"), "application/json", []byte(`{"rollout_id":"`+victimRollout+`","sort_by":"attributes"}`))
+		if status != http.StatusOK {
+			t.Errorf("spans sorted by attributes: %d %s", status, truncateMsg(string(body)))
+		}
 	})
 }
 

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -52,6 +54,22 @@ func TestReliabilityPostgresUnreachable(t *testing.T) {
 	readStart := time.Now()
 	if _, err := spanTotal(ctx, "http://"+c.APIAddr, "ro-before", "at-1"); err == nil || time.Since(readStart) > 10*time.Second {
 		t.Fatalf("read API during the outage: want an error within 10 s, got %v after %s", err, time.Since(readStart))
+	}
+	// The answers say what happened without naming the database's user,
+	// name or address; the log line with the same ref has the details.
+	_, portOnly, _ := net.SplitHostPort(proxy.addr)
+	leaks := func(msg string) bool {
+		return strings.Contains(msg, "user=") || strings.Contains(msg, "database=") || strings.Contains(msg, portOnly)
+	}
+	code, msg := postRaw(t, c.otlpHTTP("/v1/traces"), map[string]string{"Content-Type": "application/x-protobuf"},
+		protoBody(t, relBatch(999_999, 1, 1, "ro-outage-probe")))
+	if code != http.StatusServiceUnavailable || leaks(msg) || !strings.Contains(msg, "ref ") {
+		t.Errorf("OTLP/HTTP export during the outage: %d %q, want 503 naming a ref and no connection details", code, msg)
+	}
+	t.Logf("export answer during the outage: %d %q", code, msg)
+	readCode, readBody := post(t, c.api("/v1/agl/rollouts/search"), "application/json", []byte(`{}`))
+	if readCode != http.StatusInternalServerError || leaks(string(readBody)) || !strings.Contains(string(readBody), "ref ") {
+		t.Errorf("read during the outage: %d %s, want 500 naming a ref and no connection details", readCode, readBody)
 	}
 	if n := countSpansDirect(t, dsn, schema, "ro-outage-%"); n != 0 {
 		t.Fatalf("%d spans reached PostgreSQL through a closed proxy; the outage was not real", n)

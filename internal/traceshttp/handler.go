@@ -23,6 +23,8 @@ import (
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/depthlimit"
 )
 
 const (
@@ -49,6 +51,9 @@ var ErrUnavailable = errors.New("temporarily unavailable")
 type Handler struct {
 	consume ConsumeFunc
 	maxBody int64
+	// TooDeep, when set, is called for every export refused because a value
+	// nests deeper than depthlimit.Max (the caller counts them).
+	TooDeep func(ctx context.Context)
 }
 
 // NewHandler returns a handler that refuses bodies larger than maxBody bytes
@@ -64,8 +69,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			fmt.Sprintf("Unsupported Content-Type '%s', expected '%s'", r.Header.Get("Content-Type"), contentTypeProto))
 		return
 	}
-	body, status, err := h.readBody(r)
+	body, status, err := h.readBody(r, encoding)
 	if err != nil {
+		if errors.Is(err, depthlimit.ErrTooDeep) && h.TooDeep != nil {
+			h.TooDeep(r.Context())
+		}
 		writeStatus(w, r, encoding, status, err.Error())
 		return
 	}
@@ -103,7 +111,7 @@ func mediaType(header string) (string, bool) {
 	return "", false
 }
 
-func (h *Handler) readBody(r *http.Request) ([]byte, int, error) {
+func (h *Handler) readBody(r *http.Request, encoding string) ([]byte, int, error) {
 	var reader io.Reader = r.Body
 	switch strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))) {
 	case "", "identity":
@@ -122,8 +130,19 @@ func (h *Handler) readBody(r *http.Request) ([]byte, int, error) {
 	if h.maxBody > 0 {
 		reader = io.LimitReader(reader, h.maxBody+1)
 	}
+	// Nesting is checked as the body is read, before anything decodes it:
+	// a hostile body is refused at its first byte over the limit, and the
+	// decoder's recursion stays bounded.
+	if encoding == contentTypeJSON {
+		reader = depthlimit.JSONReader(reader, depthlimit.OTLPJSONMax)
+	} else {
+		reader = depthlimit.OTLPReader(reader, depthlimit.TracesRequest, depthlimit.Max)
+	}
 	body, err := io.ReadAll(reader)
 	if err != nil {
+		if errors.Is(err, depthlimit.ErrTooDeep) {
+			return nil, http.StatusBadRequest, fmt.Errorf("Unable to parse OTLP traces payload: %w", err)
+		}
 		// The server's max_request_body_size (http.MaxBytesReader, applied
 		// to the decompressed body too) is a size limit, not a parse error.
 		var tooLarge *http.MaxBytesError

@@ -4,6 +4,8 @@ import (
 	"context"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/llmmodels"
+	"go.uber.org/zap"
+
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 )
 
@@ -180,3 +182,12 @@ type Filter struct {
 // fields ending in "_time", as "" for strings, and as 0 for numbers; the sort
 // is stable, and ties (and the unsorted order) follow insertion order, except
 // spans and attempts whose default order is sequence_id then insertion.
+
+// UndecodableReporter is implemented by backends that skip stored rows they
+// cannot decode instead of failing the whole read (a row written by an
+// older release, or damaged): Core hands them its logger, and
+// UndecodableRows is how many rows reads have skipped so far.
+type UndecodableReporter interface {
+	SetLogger(*zap.Logger)
+	UndecodableRows() int64
+}

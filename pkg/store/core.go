@@ -54,6 +54,9 @@ func New(backend Backend, opts Options) *Core {
 		group:   newGroupCommitter(),
 	}
 	c.lastScan.Store(-1)
+	if r, ok := backend.(UndecodableReporter); ok {
+		r.SetLogger(c.logger)
+	}
 	c.wg.Add(1)
 	go c.runGroupWriter()
 	if opts.ScanInterval > 0 {
@@ -61,6 +64,15 @@ func New(backend Backend, opts Options) *Core {
 		go c.runWatchdog(opts.ScanInterval)
 	}
 	return c
+}
+
+// UndecodableRows is how many stored rows reads have skipped because they
+// could not be decoded (0 for backends that keep decoded values).
+func (c *Core) UndecodableRows() int64 {
+	if r, ok := c.backend.(UndecodableReporter); ok {
+		return r.UndecodableRows()
+	}
+	return 0
 }
 
 // Close stops background work and closes the backend.

@@ -18,6 +18,9 @@ func latestResourcesID(tx Tx) (*string, error) {
 }
 
 func (c *Core) newRollout(tx Tx, input json.RawMessage, mode *model.RolloutMode, resourcesID *string, cfg *model.RolloutConfig, metadata json.RawMessage, status model.RolloutStatus) (*model.Rollout, error) {
+	if err := checkDocsDepth(map[string]*json.RawMessage{"input": &input, "metadata": &metadata}); err != nil {
+		return nil, err
+	}
 	if resourcesID == nil {
 		var err error
 		if resourcesID, err = latestResourcesID(tx); err != nil {
@@ -228,6 +231,9 @@ func (c *Core) UpdateRollout(ctx context.Context, rolloutID string, u RolloutUpd
 	c.maybeScan(ctx)
 	if u.Status.Set && u.Status.Value == nil {
 		return nil, invalid("status is invalid; it cannot be a null value.")
+	}
+	if err := checkDocsDepth(map[string]*json.RawMessage{"input": u.Input.Value, "metadata": u.Metadata.Value}); err != nil {
+		return nil, err
 	}
 	if u.Config.Set && u.Config.Value == nil {
 		return nil, invalid("config is invalid; it cannot be a null value.")

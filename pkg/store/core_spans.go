@@ -82,6 +82,11 @@ func (c *Core) AddSpans(ctx context.Context, spans []model.Span) ([]model.Span, 
 
 // addSpanGroup stores spans of one (rollout, attempt).
 func (c *Core) addSpanGroup(ctx context.Context, spans []model.Span) ([]model.Span, error) {
+	for i := range spans {
+		if err := checkSpanDepth(&spans[i]); err != nil {
+			return nil, err
+		}
+	}
 	rolloutID, attemptID := spans[0].RolloutID, spans[0].AttemptID
 	maxSeq := 0
 	for _, s := range spans {
@@ -206,6 +211,10 @@ func (c *Core) ingest(tx Tx, items []IngestItem) (IngestResult, error) {
 	res := IngestResult{Stored: []model.Span{}}
 	accepted := make([]model.Span, 0, len(items))
 	for i, it := range items {
+		if err := checkSpanDepth(&it.Span); err != nil {
+			res.Rejected = append(res.Rejected, Rejection{Index: i, Err: err})
+			continue
+		}
 		if err := b.resolve(it); err != nil {
 			if _, ok := err.(*Error); !ok {
 				return res, err

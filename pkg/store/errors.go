@@ -18,9 +18,14 @@ func (e *Error) Error() string { return e.Message }
 // InvalidArgumentError is a request the store refuses before touching data
 // (bad sort field, negative offset...). Over REST it becomes a 400 whose
 // detail is Message, worded exactly as Agent Lightning's server words it.
-type InvalidArgumentError struct{ Message string }
+type InvalidArgumentError struct {
+	Message string
+	// Err is the typed cause, when there is one (a *depthlimit.Error...).
+	Err error
+}
 
 func (e *InvalidArgumentError) Error() string { return e.Message }
+func (e *InvalidArgumentError) Unwrap() error { return e.Err }
 
 // TransientError wraps a failure worth retrying (database busy, connection
 // lost). Exporters retry these and drop anything else.

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -76,13 +77,21 @@ func (h *handler) export(w http.ResponseWriter, r *http.Request) {
 }
 
 // countingWriter counts the bytes written, to know whether the status line
-// is already sent.
+// is already sent. An export streams for as long as the store has lines, so
+// the server's write timeout would cut a large one: every second of progress
+// moves the write deadline to answerBudget from now instead, which still cuts
+// off a client that stops reading.
 type countingWriter struct {
-	w http.ResponseWriter
-	n int
+	w        http.ResponseWriter
+	n        int
+	extended time.Time
 }
 
 func (c *countingWriter) Write(b []byte) (int, error) {
+	if now := time.Now(); now.Sub(c.extended) > time.Second {
+		c.extended = now
+		_ = http.NewResponseController(c.w).SetWriteDeadline(now.Add(answerBudget))
+	}
 	n, err := c.w.Write(b)
 	c.n += n
 	return n, err

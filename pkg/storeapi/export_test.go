@@ -5,9 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -26,6 +29,7 @@ import (
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/memstore"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/tripletspan"
 )
 
@@ -276,4 +280,41 @@ func TestExportRoute(t *testing.T) {
 			assert.Contains(t, body["detail"], field, query)
 		}
 	})
+}
+
+// slowTriplets makes every triplet read take delay, so an export lasts
+// longer than the server's write timeout.
+type slowTriplets struct {
+	store.Store
+	delay time.Duration
+}
+
+func (s slowTriplets) QueryTriplets(ctx context.Context, rolloutID, attemptID string) ([]model.TripletRecord, error) {
+	select {
+	case <-time.After(s.delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return s.Store.QueryTriplets(ctx, rolloutID, attemptID)
+}
+
+// TestExportOutlivesTheWriteTimeout: an export that keeps producing lines
+// is not cut by the server's write or read timeout (1 s here; it lasts
+// 2.4 s).
+func TestExportOutlivesTheWriteTimeout(t *testing.T) {
+	core := store.New(memstore.New(), store.Options{})
+	t.Cleanup(func() { _ = core.Close() })
+	for i := range 6 {
+		ingest(t, core, agentRun(fmt.Sprintf("ro-%d", i), "at-1", byte(0x10+i)))
+	}
+	srv := httptest.NewUnstartedServer(NewHandler(slowTriplets{Store: core, delay: 400 * time.Millisecond}))
+	srv.Config.WriteTimeout = time.Second
+	srv.Config.ReadTimeout = time.Second
+	srv.Start()
+	t.Cleanup(srv.Close)
+	a := &testAPI{t: t, url: srv.URL, store: core}
+	r := a.export(t, "format=triplets")
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Len(t, r.lines, 12)
+	assert.Equal(t, 12, r.summary.Lines)
 }

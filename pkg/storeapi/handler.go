@@ -1,11 +1,13 @@
 package storeapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
 	"go.uber.org/zap"
 
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/depthlimit"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 )
 
@@ -20,6 +22,7 @@ type options struct {
 	corsOrigins []string
 	traces      http.Handler
 	extra       []func(*http.ServeMux)
+	tooDeep     func(context.Context)
 }
 
 // WithLogger sets where store failures (the 500 answers) are logged.
@@ -53,11 +56,18 @@ func WithExtraRoutes(register func(mux *http.ServeMux)) Option {
 	return func(o *options) { o.extra = append(o.extra, register) }
 }
 
+// WithTooDeep is called for every request body refused because it nests
+// deeper than depthlimit.Max (the caller counts them).
+func WithTooDeep(fn func(context.Context)) Option {
+	return func(o *options) { o.tooDeep = fn }
+}
+
 // handler serves the Agent Lightning v0.3 REST API over a store.
 type handler struct {
-	store  store.Store
-	logger *zap.Logger
-	mux    *http.ServeMux
+	store   store.Store
+	logger  *zap.Logger
+	tooDeep func(context.Context)
+	mux     *http.ServeMux
 }
 
 // NewHandler returns an http.Handler serving the whole /v1/agl/* API of
@@ -70,7 +80,7 @@ func NewHandler(s store.Store, opts ...Option) http.Handler {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := &handler{store: s, logger: o.logger, mux: http.NewServeMux()}
+	h := &handler{store: s, logger: o.logger, tooDeep: o.tooDeep, mux: http.NewServeMux()}
 	h.routes()
 	h.lightningRoutes()
 	h.otlpRoutes(o.traces)
@@ -128,7 +138,21 @@ func (h *handler) routes() {
 	}
 	for _, rt := range routes {
 		method, path, _ := strings.Cut(rt.pattern, " ")
-		h.mux.HandleFunc(method+" "+Prefix+path, rt.fn)
+		h.mux.HandleFunc(method+" "+Prefix+path, h.limitDepth(rt.fn))
+	}
+}
+
+// limitDepth refuses bodies nested deeper than depthlimit.Max as they are
+// read, before they are decoded: the store must be able to read back,
+// sort and filter everything it accepts (readBody answers 400).
+func (h *handler) limitDepth(next http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		depthlimit.GuardJSONBody(r, depthlimit.Max, func() {
+			if h.tooDeep != nil {
+				h.tooDeep(r.Context())
+			}
+		})
+		next(w, r)
 	}
 }
 

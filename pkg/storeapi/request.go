@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/depthlimit"
 )
 
 // request is a validated JSON object taken from a body or a query string.
@@ -46,6 +48,10 @@ func readBody(w http.ResponseWriter, r *http.Request, s *schema, required bool) 
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			writeDetail(w, http.StatusRequestEntityTooLarge, "Request body too large")
+			return nil, false
+		}
+		if errors.Is(err, depthlimit.ErrTooDeep) {
+			writeDetail(w, http.StatusBadRequest, "Request body is "+err.Error())
 			return nil, false
 		}
 		writeDetail(w, http.StatusBadRequest, "Unable to read request body: "+err.Error())

@@ -59,10 +59,13 @@ func (h *handler) writeStoreError(w http.ResponseWriter, r *http.Request, err er
 		return
 	}
 	typ := errorType(err)
+	// The log has the whole error; the answer names the log line (ref)
+	// instead of the database's user, host and port.
+	ref := store.NewRef()
 	h.logger.Error("store call failed",
 		zap.String("method", r.Method), zap.String("path", r.URL.Path),
-		zap.String("error_type", typ), zap.Error(err))
-	writeJSON(w, http.StatusInternalServerError, internalError(typ, err.Error()))
+		zap.String("error_type", typ), zap.String("ref", ref), zap.Error(err))
+	writeJSON(w, http.StatusInternalServerError, internalError(typ, store.Redact(err, ref).Error()))
 }
 
 // errorType names err for clients: the Python exception class carried by

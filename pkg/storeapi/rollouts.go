@@ -3,6 +3,7 @@ package storeapi
 import (
 	"encoding/json"
 	"net/http"
+	"time"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
@@ -181,12 +182,33 @@ func (h *handler) waitForRollouts(w http.ResponseWriter, r *http.Request) {
 	if body.Timeout != nil && *body.Timeout < maxWaitSeconds {
 		timeout = max(*body.Timeout, 0)
 	}
+	ExtendForLongPoll(w, timeout)
 	out, err := h.store.WaitForRollouts(r.Context(), body.RolloutIDs, timeout)
 	if err != nil {
 		h.writeStoreError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, plainRollouts(out))
+}
+
+// answerBudget is what a long poll keeps, after its wait, to write the
+// answer: the server's default write timeout.
+const answerBudget = 30 * time.Second
+
+// ExtendForLongPoll lets a long poll (any route that waits for the store,
+// such as wait_for_rollouts) live as long as its caller asked (wait
+// seconds; negative waits without limit). The server's write timeout would
+// otherwise close the connection of a longer wait without an answer; the
+// write deadline becomes the wait plus answerBudget, or none. (The read
+// timeout needs nothing: net/http lifts the read deadline once the body is
+// read.) Writers that cannot set deadlines (a test recorder) are left as
+// they are.
+func ExtendForLongPoll(w http.ResponseWriter, wait float64) {
+	deadline := time.Time{}
+	if wait >= 0 {
+		deadline = time.Now().Add(time.Duration(wait*float64(time.Second)) + answerBudget)
+	}
+	_ = http.NewResponseController(w).SetWriteDeadline(deadline)
 }
 
 // maxWaitSeconds is about 30 years, far below Duration's 292-year range.

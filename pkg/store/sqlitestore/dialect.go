@@ -104,8 +104,15 @@ func (dialect) Contains(col string) string {
 // Greatest uses SQLite's two-argument scalar max().
 func (dialect) Greatest(a, b string) string { return "max(" + a + ", " + b + ")" }
 
-// JSONText uses ->, which returns JSON text for every value type.
-func (dialect) JSONText(doc, key string) string { return "(" + doc + " -> '$." + key + "')" }
+// JSONText uses ->, which returns JSON text for every value type. SQLite's
+// JSON functions raise "malformed JSON" on a document nested deeper than
+// 1 000 levels, which would fail every query sorting or filtering on the
+// field; json_valid answers 0 for such a document instead, so its value
+// sorts as null. The doors refuse such values (depthlimit.Max); this keeps
+// rows written before that readable.
+func (dialect) JSONText(doc, key string) string {
+	return "(CASE WHEN json_valid(" + doc + ") THEN " + doc + " -> '$." + key + "' END)"
+}
 
 // ForUpdate is empty: SQLite has a single writer, so rows read in Update
 // cannot change before it commits.

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"go.uber.org/zap"
+
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 )
 
@@ -29,9 +31,34 @@ type Backend struct {
 	checkpointer Checkpointer
 	scanLock     string
 	insertRows   int
+
+	// Rows that reads skipped because their document does not decode.
+	logger      atomic.Pointer[zap.Logger]
+	undecodable atomic.Int64
 }
 
-var _ store.Backend = (*Backend)(nil)
+// SetLogger sets where skipped rows are reported (store.UndecodableReporter).
+func (b *Backend) SetLogger(l *zap.Logger) { b.logger.Store(l) }
+
+// UndecodableRows is how many rows reads have skipped.
+func (b *Backend) UndecodableRows() int64 { return b.undecodable.Load() }
+
+// skipRow counts and reports a stored document that does not decode. A
+// list read leaves it out instead of failing: one bad row (deeper than a
+// decoder reads, written by an older release, damaged) must not make the
+// rest of a rollout, or of every search, unreadable.
+func (b *Backend) skipRow(op string, doc []byte, err error) {
+	b.undecodable.Add(1)
+	if l := b.logger.Load(); l != nil {
+		l.Error("Skipped a stored row that cannot be decoded",
+			append(docIDs(doc), zap.String("op", op), zap.Int("bytes", len(doc)), zap.Error(err))...)
+	}
+}
+
+var (
+	_ store.Backend             = (*Backend)(nil)
+	_ store.UndecodableReporter = (*Backend)(nil)
+)
 
 // New migrates the database and returns a Backend that runs Update on
 // writer and View on reader (they may be the same pool). The Backend owns

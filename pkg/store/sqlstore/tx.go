@@ -74,7 +74,8 @@ func getDoc[T any](t *tx, op string, id stmtID, args ...any) (*T, error) {
 	return out, nil
 }
 
-// decodeDocs reads every row of a single doc column into a slice.
+// decodeDocs reads every row of a single doc column into a slice. Rows that
+// do not decode are skipped and reported (Backend.skipRow).
 func decodeDocs[T any](t *tx, op string, rows *sql.Rows, err error) ([]T, error) {
 	if err != nil {
 		return nil, t.wrap(op, err)
@@ -94,7 +95,8 @@ func decodeDocs[T any](t *tx, op string, rows *sql.Rows, err error) ([]T, error)
 			// validating it again would cost as much as the read.
 			*raw = doc
 		} else if err := json.Unmarshal(doc, &v); err != nil {
-			return nil, fmt.Errorf("%s: decode stored document: %w", op, err)
+			t.b.skipRow(op, doc, err)
+			continue
 		}
 		out = append(out, v)
 	}

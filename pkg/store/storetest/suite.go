@@ -49,6 +49,8 @@ func Run(t *testing.T, newStore NewStoreFunc) {
 		{"Spans", s.testSpans},
 		{"SpanQueries", s.testSpanQueries},
 		{"Ingest", s.testIngest},
+		{"Depth", s.testDepth},
+		{"RolloutDepth", s.testRolloutDepth},
 		{"Resources", s.testResources},
 		{"Workers", s.testWorkers},
 		{"Watchdog", s.testWatchdog},

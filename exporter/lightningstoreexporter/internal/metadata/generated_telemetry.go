@@ -107,7 +107,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ExporterLightningstoreSpansRejected, err = builder.meter.Int64Counter(
 		"otelcol_exporter_lightningstore_spans_rejected",
-		metric.WithDescription("Spans the store refused inside an otherwise successful write, by reason (unknown_rollout, unknown_attempt, other). [Development]"),
+		metric.WithDescription("Spans the store refused inside an otherwise successful write, by reason (unknown_rollout, unknown_attempt, too_deep for values nested deeper than the depth limit, other). [Development]"),
 		metric.WithUnit("{span}"),
 	)
 	errs = errors.Join(errs, err)

@@ -120,7 +120,7 @@ func AssertEqualExporterLightningstoreSpansDuplicate(t *testing.T, tt *component
 func AssertEqualExporterLightningstoreSpansRejected(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_exporter_lightningstore_spans_rejected",
-		Description: "Spans the store refused inside an otherwise successful write, by reason (unknown_rollout, unknown_attempt, other). [Development]",
+		Description: "Spans the store refused inside an otherwise successful write, by reason (unknown_rollout, unknown_attempt, too_deep for values nested deeper than the depth limit, other). [Development]",
 		Unit:        "{span}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,

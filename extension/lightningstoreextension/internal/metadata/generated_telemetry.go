@@ -3,10 +3,12 @@
 package metadata
 
 import (
+	"context"
 	"errors"
 	"sync"
 
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/embedded"
 	"go.opentelemetry.io/otel/trace"
 
 	"go.opentelemetry.io/collector/component"
@@ -28,6 +30,8 @@ type TelemetryBuilder struct {
 	registrations                       []metric.Registration
 	LightningstoreAttemptsAutoCompleted metric.Int64Counter
 	LightningstoreAttemptsUntracked     metric.Int64Counter
+	LightningstoreRequestsRefused       metric.Int64Counter
+	LightningstoreRowsUndecodable       metric.Int64ObservableCounter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -39,6 +43,31 @@ type telemetryBuilderOptionFunc func(mb *TelemetryBuilder)
 
 func (tbof telemetryBuilderOptionFunc) apply(mb *TelemetryBuilder) {
 	tbof(mb)
+}
+
+// RegisterLightningstoreRowsUndecodableCallback sets callback for observable LightningstoreRowsUndecodable metric.
+func (builder *TelemetryBuilder) RegisterLightningstoreRowsUndecodableCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.LightningstoreRowsUndecodable, obs: o})
+		return nil
+	}, builder.LightningstoreRowsUndecodable)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+type observerInt64 struct {
+	embedded.Int64Observer
+	inst metric.Int64Observable
+	obs  metric.Observer
+}
+
+func (oi *observerInt64) Observe(value int64, opts ...metric.ObserveOption) {
+	oi.obs.ObserveInt64(oi.inst, value, opts...)
 }
 
 // Shutdown unregister all registered callbacks for async instruments.
@@ -69,6 +98,18 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 		"otelcol_lightningstore_attempts_untracked",
 		metric.WithDescription("Attempts of rollouts created from spans that were not followed for auto_complete because 100000 attempts already were; they stay running until ended through the API. [Development]"),
 		metric.WithUnit("{attempt}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.LightningstoreRequestsRefused, err = builder.meter.Int64Counter(
+		"otelcol_lightningstore_requests_refused",
+		metric.WithDescription("Requests to the store API refused before decoding, by door (rest for the /v1/agl bodies, traces for /v1/traces) and reason (too_deep). [Development]"),
+		metric.WithUnit("{request}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.LightningstoreRowsUndecodable, err = builder.meter.Int64ObservableCounter(
+		"otelcol_lightningstore_rows_undecodable",
+		metric.WithDescription("Stored rows that reads skipped because they could not be decoded (each read that meets one counts it; the row's ids are in the log). [Development]"),
+		metric.WithUnit("{row}"),
 	)
 	errs = errors.Join(errs, err)
 	return &builder, errs
