@@ -27,6 +27,7 @@ import (
 	"github.com/otelcol-lightning/otelcol-lightning/internal/traceshttp"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/aglv1"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/dashboard"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/depthlimit"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/llmmodels"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
@@ -102,6 +103,7 @@ func (t *lightningStore) Models(ctx context.Context) ([]llmmodels.Model, error) 
 var (
 	refusedRESTTooDeep   = refusedOption("rest", "too_deep")
 	refusedTracesTooDeep = refusedOption("traces", "too_deep")
+	refusedAPIv1TooDeep  = refusedOption("api_v1", "too_deep")
 )
 
 func refusedOption(door, reason string) metric.AddOption {
@@ -175,7 +177,7 @@ func (t *lightningStore) Start(ctx context.Context, host component.Host) error {
 	}
 
 	// The API's mux exists (keepMux ran in NewHandler); nothing is served yet.
-	if err := t.mountAPIv1(ctx, host, core); err != nil {
+	if err := t.mountAPIv1(ctx, host, core, tb); err != nil {
 		t.dropMux()
 		tb.Shutdown()
 		return errors.Join(err, ln.Close(), core.Close())
@@ -234,7 +236,7 @@ func (t *lightningStore) mountDashboard(core *store.Core) error {
 }
 
 // mountAPIv1 serves Agent Lightning v1.0's API on the store's server.
-func (t *lightningStore) mountAPIv1(ctx context.Context, host component.Host, core *store.Core) error {
+func (t *lightningStore) mountAPIv1(ctx context.Context, host component.Host, core *store.Core, tb *metadata.TelemetryBuilder) error {
 	if !t.cfg.APIv1.Enabled {
 		return nil
 	}
@@ -247,10 +249,28 @@ func (t *lightningStore) mountAPIv1(ctx context.Context, host component.Host, co
 		auth = server.Authenticate
 	}
 	now := func() float64 { return float64(time.Now().UnixNano()) / 1e9 }
-	if err := aglv1.New(core, auth, t.traces.pipeline, t.logger, now).Register(t); err != nil {
+	if err := aglv1.New(core, auth, t.traces.pipeline, t.logger, now).Register(depthGuarded{t, tb}); err != nil {
 		return fmt.Errorf("mount the Agent Lightning v1.0 API: %w", err)
 	}
 	return nil
+}
+
+// depthGuarded mounts routes whose JSON bodies are refused, as they are
+// read, once they nest deeper than the store reads back (the same limit as
+// /v1/agl's bodies), counted under door api_v1.
+type depthGuarded struct {
+	t  *lightningStore
+	tb *metadata.TelemetryBuilder
+}
+
+func (g depthGuarded) Handle(pattern string, h http.Handler) error {
+	return g.t.Handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		depthlimit.GuardJSONBody(r, depthlimit.Max, func() {
+			g.tb.LightningstoreRequestsRefused.Add(ctx, 1, refusedAPIv1TooDeep)
+		})
+		h.ServeHTTP(w, r)
+	}))
 }
 
 // listen is confighttp's ToListener with max_connections applied to the TCP

@@ -99,6 +99,13 @@ func TestHardeningDeepNestingEveryDoor(t *testing.T) {
 			`","sequence_id":9,"trace_id":"t","span_id":"s","name":"n","attributes":{"deep":` +
 			strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}}`), "nested deeper than 32 levels"},
 		{"REST start_rollout", h.c.api("/v1/agl/rollouts"), jsonCT, []byte(`{"input":` + strings.Repeat("[", 1500) + strings.Repeat("]", 1500) + `}`), "nested deeper than 32 levels"},
+		{"v1.0 create rollouts", h.c.api("/api/rollouts"), jsonCT, []byte(`[{"input":` + strings.Repeat("[", 1500) + strings.Repeat("]", 1500) + `}]`), "nested deeper than 32 levels"},
+		{"v1.0 post event", h.c.api("/api/rollouts/" + rolloutID + "/attempt/" + attemptID + "/events"), jsonCT,
+			[]byte(`{"event_type":"reward","data":{"deep":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}}`), "nested deeper than 32 levels"},
+		// The proxy's bound is looser (tools' JSON Schemas nest deeply) but
+		// still refuses before it decodes, with or without an upstream.
+		{"LLM proxy chat", "http://" + h.c.ProxyAddr + "/v1/chat/completions", jsonCT,
+			[]byte(`{"model":"m","messages":[],"tools":` + strings.Repeat("[", 10_000) + strings.Repeat("]", 10_000) + `}`), "nested deeper than 128 levels"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, msg := postRaw(t, tc.url, tc.headers, tc.body)

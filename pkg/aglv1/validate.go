@@ -2,10 +2,13 @@ package aglv1
 
 import (
 	"encoding/json"
+	"errors"
 	"math"
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/depthlimit"
 )
 
 // fieldError is one item of FastAPI's 422 body.
@@ -42,6 +45,10 @@ func at(loc []any, more ...any) []any {
 func readBody(w http.ResponseWriter, r *http.Request) (any, bool) {
 	data, err := readAll(r)
 	if err != nil {
+		if errors.Is(err, depthlimit.ErrTooDeep) {
+			writeDetail(w, http.StatusBadRequest, err.Error())
+			return nil, false
+		}
 		writeDetail(w, http.StatusBadRequest, "could not read the request body")
 		return nil, false
 	}

@@ -21,6 +21,8 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
+
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/depthlimit"
 )
 
 const (
@@ -163,6 +165,13 @@ type call struct {
 	respBytes    int64
 }
 
+// maxBodyDepth bounds how deeply a call's JSON body may nest, refused with
+// 400 while it is read, before it costs memory. It is looser than the store's
+// depthlimit.Max because tools' JSON Schemas nest two levels per schema level
+// and none of a body reaches the store as a nested value (messages and tool
+// definitions become JSON strings on the span).
+const maxBodyDepth = 4 * depthlimit.Max
+
 func (r *proxyReceiver) serveCall(w http.ResponseWriter, req *http.Request, rt route) {
 	start := time.Now()
 	if paused, after, reason := r.paused(); paused {
@@ -177,8 +186,14 @@ func (r *proxyReceiver) serveCall(w http.ResponseWriter, req *http.Request, rt r
 		r.calls.Done()
 	}()
 
+	depthlimit.GuardJSONBody(req, maxBodyDepth, nil)
 	body, err := io.ReadAll(req.Body)
 	if err != nil {
+		if errors.Is(err, depthlimit.ErrTooDeep) {
+			r.countCall(rt.api, outcomeClientError)
+			r.writeError(w, rt, http.StatusBadRequest, "invalid_request_error", "invalid_json", err.Error())
+			return
+		}
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
 			r.countCall(rt.api, outcomeClientError)

@@ -154,13 +154,22 @@ func (r *proxyReceiver) attachStore(host component.Host, handler http.Handler) e
 	if !ok {
 		return fmt.Errorf("store: extension %s does not serve the store API (storeapi.Router)", r.cfg.Store)
 	}
+	// The store's server keeps a write timeout for its quick routes; a model
+	// call may take the proxy's whole budget (every attempt and backoff), so
+	// calls mounted there carry their own write deadline.
+	budget := r.cfg.Timeout*time.Duration(max(r.cfg.Retry.MaxAttempts, 1)) +
+		r.cfg.Retry.MaxBackoff*time.Duration(max(r.cfg.Retry.MaxAttempts-1, 0))
+	onStore := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		storeapi.ExtendForLongPoll(w, budget.Seconds())
+		handler.ServeHTTP(w, req)
+	})
 	for _, pattern := range []string{
 		"POST /proxy/rollout/",
 		"POST /proxy/pause",
 		"POST /proxy/resume",
 		"GET /proxy/state",
 	} {
-		if err := router.Handle(pattern, handler); err != nil {
+		if err := router.Handle(pattern, onStore); err != nil {
 			return fmt.Errorf("store: mount %s on %s: %w", pattern, r.cfg.Store, err)
 		}
 	}

@@ -102,7 +102,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.LightningstoreRequestsRefused, err = builder.meter.Int64Counter(
 		"otelcol_lightningstore_requests_refused",
-		metric.WithDescription("Requests to the store API refused before decoding, by door (rest for the /v1/agl bodies, traces for /v1/traces) and reason (too_deep). [Development]"),
+		metric.WithDescription("Requests to the store API refused before decoding, by door (rest for the /v1/agl bodies, traces for /v1/traces, api_v1 for Agent Lightning v1.0's /api bodies) and reason (too_deep). [Development]"),
 		metric.WithUnit("{request}"),
 	)
 	errs = errors.Join(errs, err)

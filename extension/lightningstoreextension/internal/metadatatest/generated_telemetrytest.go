@@ -56,7 +56,7 @@ func AssertEqualLightningstoreAttemptsUntracked(t *testing.T, tt *componenttest.
 func AssertEqualLightningstoreRequestsRefused(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_lightningstore_requests_refused",
-		Description: "Requests to the store API refused before decoding, by door (rest for the /v1/agl bodies, traces for /v1/traces) and reason (too_deep). [Development]",
+		Description: "Requests to the store API refused before decoding, by door (rest for the /v1/agl bodies, traces for /v1/traces, api_v1 for Agent Lightning v1.0's /api bodies) and reason (too_deep). [Development]",
 		Unit:        "{request}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
