@@ -3,6 +3,7 @@ package llmproxyreceiver
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/otelcol-lightning/otelcol-lightning/internal/llmmock"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/llmmodels"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/memstore"
 )
@@ -261,4 +263,27 @@ func TestV1RewriteKinds(t *testing.T) {
 	assert.NotContains(t, string(out), "return_token_ids", "SGLang streamed chat takes sglext instead")
 	out, _ = a.rewrite(body, decode(body), apiCompletions, ModeTrain, KindSGLang)
 	assert.Contains(t, string(out), `"return_token_ids":true`)
+}
+
+// failingStore is a store whose reads fail (a database down).
+type failingStore struct{ store.Store }
+
+func (failingStore) GetRollout(context.Context, string) (*model.Rollout, error) {
+	return nil, errors.New("database is down")
+}
+
+type failingProvider struct{ *fakeStore }
+
+func (failingProvider) LightningStore() store.Store { return failingStore{} }
+
+func TestV1StoreErrorIs503(t *testing.T) {
+	_, up := mockServer(t, llmmock.VLLMOptions{})
+	id := component.MustNewID("lightningstore")
+	env := startProxy(t, extHost{id: failingProvider{&fakeStore{mux: http.NewServeMux()}}}, func(c *Config) {
+		c.Store = id
+		c.Upstreams = []UpstreamConfig{upstreamTo(up)}
+	})
+	resp, b := postBody(t, env.url+"/proxy/rollout/ro-1/attempt/0/mode/train/openai/v1/chat/completions", chatBody)
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, string(b))
+	assert.Contains(t, detailOf(t, b), "database is down")
 }
