@@ -152,6 +152,8 @@ func TestLLMProxyAutomaticRollout(t *testing.T) {
 func TestLLMProxyOnStorePort(t *testing.T) {
 	requireBinary(t)
 	c := startProxyCollector(t, llmmock.NewVLLM(llmmock.VLLMOptions{}))
+	// The v1.0 routes serve the store's rollouts only.
+	v1Must(t, c, http.StatusCreated, http.MethodPost, "/api/rollouts", []any{map[string]any{"rollout_id": "ro-v1", "input": map[string]any{}}})
 	call := c.api("/proxy/rollout/ro-v1/attempt/0/mode/train/openai/v1/chat/completions")
 	body := `{"model":"qwen","messages":[{"role":"user","content":"hi"}]}`
 	if status, _, b := postRawJSON(t, call, body); status != http.StatusOK {
@@ -186,6 +188,97 @@ func TestLLMProxyOnStorePort(t *testing.T) {
 	}
 	if status, _, b := postRawJSON(t, call, body); status != http.StatusOK {
 		t.Fatalf("after resume: %d %s", status, b)
+	}
+}
+
+// TestLLMProxyV1DefaultProxy runs Agent Lightning v1.0's default_proxy
+// (agl_v1 in testdata/agl-v1-proxy.yaml) on the store port: an unknown
+// rollout is 404, nothing registered under the configured model is 503
+// naming it (the any-model LIGHTNING_LLM_UPSTREAM does not count), and once
+// the model is registered the upstream gets the configured model and the
+// mode's temperature, whatever the client sent.
+func TestLLMProxyV1DefaultProxy(t *testing.T) {
+	requireBinary(t)
+	trained := llmmock.NewVLLM(llmmock.VLLMOptions{})
+	trainedSrv := httptest.NewServer(trained)
+	t.Cleanup(trainedSrv.Close)
+	other := llmmock.NewVLLM(llmmock.VLLMOptions{})
+	otherSrv := httptest.NewServer(other)
+	t.Cleanup(otherSrv.Close)
+	c := launch(t, t.TempDir(), launchSpec{configs: []string{testdataPath("agl-v1-proxy.yaml")},
+		env: []string{"LIGHTNING_LLM_UPSTREAM=" + otherSrv.URL + "/v1"}}).collector
+	v1Must(t, c, http.StatusCreated, http.MethodPost, "/api/rollouts", []any{map[string]any{"rollout_id": "ro-f", "input": map[string]any{}}})
+	route := func(rollout, mode string) string {
+		return c.api("/proxy/rollout/" + rollout + "/attempt/0/mode/" + mode + "/openai/v1/chat/completions")
+	}
+	body := `{"model":"client-model","temperature":0.9,"messages":[{"role":"user","content":"hi"}]}`
+	detail := func(b []byte) string {
+		var d struct {
+			Detail string `json:"detail"`
+		}
+		_ = json.Unmarshal(b, &d)
+		return d.Detail
+	}
+
+	if status, _, b := postRawJSON(t, route("nope", "train"), body); status != http.StatusNotFound || detail(b) != "Rollout not found: nope" {
+		t.Fatalf("unknown rollout: %d %s", status, b)
+	}
+	status, _, b := postRawJSON(t, route("ro-f", "train"), body)
+	if status != http.StatusServiceUnavailable || detail(b) != "No servers available for model 'trained-model'" {
+		t.Fatalf("nothing registered: %d %s", status, b)
+	}
+	resp, err := http.Get(route("ro-f", "train"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET: %d", resp.StatusCode)
+	}
+
+	v1Must(t, c, http.StatusCreated, http.MethodPost, "/api/models",
+		[]any{map[string]any{"model": "trained-model", "endpoint": trainedSrv.URL + "/v1", "version": 0}})
+	// The proxy re-reads the registry at most once a second.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		status, _, b = postRawJSON(t, route("ro-f", "val"), body)
+		if status == http.StatusOK || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if status != http.StatusOK {
+		t.Fatalf("registered: %d %s", status, b)
+	}
+	last := func() map[string]any {
+		reqs := trained.Requests()
+		if len(reqs) == 0 {
+			t.Fatal("the registered endpoint received nothing")
+		}
+		var got map[string]any
+		if err := json.Unmarshal(reqs[len(reqs)-1], &got); err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := last(); got["model"] != "trained-model" || got["temperature"] != 0.3 || got["return_token_ids"] != true || got["logprobs"] != nil {
+		t.Fatalf("val call upstream: %v", got)
+	}
+	if status, _, b := postRawJSON(t, route("ro-f", "train"), body); status != http.StatusOK {
+		t.Fatalf("train: %d %s", status, b)
+	}
+	if got := last(); got["model"] != "trained-model" || got["temperature"] != 1.0 || got["logprobs"] != true {
+		t.Fatalf("train call upstream: %v", got)
+	}
+	if n := len(other.Requests()); n != 0 {
+		t.Fatalf("the any-model upstream got %d calls for the configured model", n)
+	}
+	// Both calls are recorded under the rollout, with the forced model.
+	spans := waitForSpans(t, c, "ro-f", "0", 2)
+	for _, sp := range spans {
+		if sp.Attributes["gen_ai.request.model"] != "trained-model" {
+			t.Fatalf("span records %v", sp.Attributes["gen_ai.request.model"])
+		}
 	}
 }
 

@@ -618,7 +618,9 @@ func (v *VLLM) completions(w http.ResponseWriter, r *http.Request) {
 		vllmError(w, http.StatusBadRequest, "BadRequestError", "prompt must be a string")
 		return
 	}
-	if s := strings.TrimSpace(string(req.Logprobs)); s != "" && s != "null" {
+	// vLLM's pydantic model takes an int in lax mode: true and false are
+	// read as 1 and 0 (Agent Lightning v1.0's proxy sends logprobs: true).
+	if s := strings.TrimSpace(string(req.Logprobs)); s != "" && s != "null" && s != "true" && s != "false" {
 		if n, err := strconv.Atoi(s); err != nil || n < 0 {
 			vllmError(w, http.StatusBadRequest, "BadRequestError", "logprobs must be a non-negative integer")
 			return

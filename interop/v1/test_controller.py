@@ -7,9 +7,11 @@ claim, spawn the agent, patch the outcome) run for real; the agent is
 interop/v1/agents/calc_agent.py asking the Go mock model. What only verl on
 a GPU does (the PPO update) is not run.
 
-The LLM proxy (/proxy/...) is the llmproxy receiver's; until it is wired in,
-the agent records its call itself (as the model_request event the proxy
-would write, or as an OTLP span), which exercises the same store path.
+The "proxy" variant calls the model through the llmproxy receiver's v1.0
+route (/proxy/rollout/...; collector-auth.yaml sets agl_v1.model_name to the
+model the manager registers); the "event" and "otlp" variants have the agent
+record its call itself (as the model_request event the proxy would write, or
+as an OTLP span), which exercises the same store path.
 """
 
 from __future__ import annotations

@@ -78,6 +78,32 @@ type Config struct {
 	// paused, unless /proxy/pause names one (default 5).
 	PauseRetryAfter int `mapstructure:"pause_retry_after"`
 
+	// AglV1 is Agent Lightning v1.0's default_proxy: what its proxy routes
+	// (/proxy/rollout/.../mode/{train|val}/openai/v1/...) force on every
+	// call. It applies to those routes only.
+	AglV1 AglV1Config `mapstructure:"agl_v1"`
+
+	_ struct{}
+}
+
+// AglV1Config is Agent Lightning v1.0's default_proxy section. With
+// ModelName set, a call on the v1.0 routes goes upstream as
+// {client body, model: ModelName, temperature: the mode's, return_token_ids:
+// true} (plus logprobs: true in train mode with IncludeLogProbs), to the
+// endpoints serving ModelName only, whatever model the client named: the
+// trainer registers its weights under one name and every agent call must
+// reach them. Empty ModelName: those routes keep the client's model and
+// temperature, like the proxy's other routes.
+type AglV1Config struct {
+	// ModelName is v1.0's default_proxy.model_name (default empty: off).
+	ModelName string `mapstructure:"model_name"`
+	// IncludeLogProbs forces logprobs: true in train mode (default true).
+	IncludeLogProbs bool `mapstructure:"include_log_probs"`
+	// TrainTemperature is forced in train mode (default 1).
+	TrainTemperature float64 `mapstructure:"train_temperature"`
+	// ValTemperature is forced in val mode (default 0.7).
+	ValTemperature float64 `mapstructure:"val_temperature"`
+
 	_ struct{}
 }
 
@@ -149,6 +175,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Retry.InitialBackoff < 0 || c.Retry.MaxBackoff < c.Retry.InitialBackoff {
 		errs = append(errs, errors.New("retry: initial_backoff must be ≥ 0 and max_backoff ≥ initial_backoff"))
+	}
+	if c.AglV1.TrainTemperature < 0 || c.AglV1.ValTemperature < 0 {
+		errs = append(errs, errors.New("agl_v1: train_temperature and val_temperature must not be negative"))
 	}
 	if c.PauseRetryAfter < 0 {
 		errs = append(errs, errors.New("pause_retry_after: must not be negative"))

@@ -41,6 +41,7 @@ func TestLoadConfig(t *testing.T) {
 		want.Timeout = time.Minute
 		want.Retry = RetryConfig{MaxAttempts: 3, InitialBackoff: 100 * time.Millisecond, MaxBackoff: time.Second}
 		want.PauseRetryAfter = 2
+		want.AglV1 = AglV1Config{ModelName: "Qwen/Qwen3-8B", IncludeLogProbs: false, TrainTemperature: 1, ValTemperature: 0.5}
 		gpu0 := UpstreamConfig{Models: []string{"qwen"}}
 		gpu0.Endpoint = "http://gpu-0:8000/v1"
 		gpu1 := UpstreamConfig{Kind: KindSGLang, Models: []string{"qwen"}}
@@ -52,6 +53,7 @@ func TestLoadConfig(t *testing.T) {
 	})
 	for name, field := range map[string]string{
 		"bad_kind": "upstreams[0].kind", "bad_endpoint": "upstreams[0].endpoint", "bad_mode": "mode", "bad_retry": "retry.max_attempts",
+		"bad_temperature": "agl_v1",
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := load(t, component.MustNewIDWithName("llmproxy", name))

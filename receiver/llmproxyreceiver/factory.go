@@ -41,6 +41,9 @@ func createDefaultConfig() component.Config {
 			MaxBackoff:     8 * time.Second,
 		},
 		PauseRetryAfter: 5,
+		// Agent Lightning v1.0's default_proxy, model_name left unset so
+		// the client's model is kept until one is configured.
+		AglV1: AglV1Config{IncludeLogProbs: true, TrainTemperature: 1, ValTemperature: 0.7},
 	}
 }
 

@@ -64,16 +64,23 @@ func (r *proxyReceiver) handler() http.Handler {
 func (r *proxyReceiver) serveAPI(w http.ResponseWriter, req *http.Request) {
 	rt, ok := parseRoute(req)
 	if !ok {
+		if strings.HasPrefix(req.URL.Path, "/proxy/") {
+			// Agent Lightning v1.0's shape for a path none of its routes match.
+			writeJSON(w, http.StatusNotFound, map[string]string{"detail": "Not Found"})
+			return
+		}
 		writeAPIError(w, http.StatusNotFound, "invalid_request_error", "not_found", "unknown route "+req.URL.Path)
 		return
 	}
 	rt.client = rt.api
+	if rt.v10 {
+		if r.checkV1(w, req, rt) {
+			r.serveCall(w, req, rt)
+		}
+		return
+	}
 	switch rt.api {
 	case apiChat, apiCompletions, apiResponses, apiMessages:
-		if rt.v10 && rt.api != apiChat && rt.api != apiCompletions {
-			r.writeError(w, rt, http.StatusNotFound, "invalid_request_error", "not_found", "Agent Lightning v1.0's proxy serves chat/completions and completions")
-			return
-		}
 		if req.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			writeAPIError(w, http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed", "use POST")
@@ -81,7 +88,7 @@ func (r *proxyReceiver) serveAPI(w http.ResponseWriter, req *http.Request) {
 		}
 		r.serveCall(w, req, rt)
 	case "models":
-		if rt.v10 || req.Method != http.MethodGet {
+		if req.Method != http.MethodGet {
 			writeAPIError(w, http.StatusMethodNotAllowed, "invalid_request_error", "method_not_allowed", "use GET")
 			return
 		}
@@ -90,6 +97,47 @@ func (r *proxyReceiver) serveAPI(w http.ResponseWriter, req *http.Request) {
 		writeAPIError(w, http.StatusNotFound, "invalid_request_error", "not_found",
 			fmt.Sprintf("the LLM proxy does not serve /v1/%s (it serves chat/completions, completions, responses, messages and models)", rt.api))
 	}
+}
+
+// checkV1 makes Agent Lightning v1.0's checks that come before the body is
+// read, in its order: only POST exists (405), a mode other than train or
+// val is 404, a path other than chat/completions or completions is 404, and
+// a rollout the store does not know is 404 (checked only when the proxy is
+// attached to a store). The rollout's state is not checked, as in v1.0.
+func (r *proxyReceiver) checkV1(w http.ResponseWriter, req *http.Request, rt route) bool {
+	detail := func(status int, msg string) {
+		writeJSON(w, status, map[string]string{"detail": msg})
+	}
+	if req.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		detail(http.StatusMethodNotAllowed, "Method Not Allowed")
+		return false
+	}
+	if rt.ident.mode != ModeTrain && rt.ident.mode != ModeVal {
+		r.countCall(rt.api, outcomeClientError)
+		detail(http.StatusNotFound, fmt.Sprintf("Unknown mode %q: use train or val", rt.ident.mode))
+		return false
+	}
+	if rt.api != apiChat && rt.api != apiCompletions {
+		r.countCall(rt.api, outcomeClientError)
+		detail(http.StatusNotFound, fmt.Sprintf("Unsupported path %q: use chat/completions or completions", rt.api))
+		return false
+	}
+	if st := r.rolloutStore(); st != nil {
+		ro, err := st.GetRollout(req.Context(), rt.ident.rolloutID)
+		if err != nil {
+			r.countCall(rt.api, outcomeNoUpstream)
+			r.logger.Warn("LLM proxy: reading the rollout failed", zap.Error(err), zap.String("rollout_id", rt.ident.rolloutID))
+			detail(http.StatusServiceUnavailable, "reading the rollout failed: "+err.Error())
+			return false
+		}
+		if ro == nil {
+			r.countCall(rt.api, outcomeClientError)
+			detail(http.StatusNotFound, "Rollout not found: "+rt.ident.rolloutID)
+			return false
+		}
+	}
+	return true
 }
 
 // serveModels lists the models the proxy routes by name, or asks the
@@ -174,17 +222,30 @@ const maxBodyDepth = 4 * depthlimit.Max
 
 func (r *proxyReceiver) serveCall(w http.ResponseWriter, req *http.Request, rt route) {
 	start := time.Now()
-	if paused, after, reason := r.paused(); paused {
-		r.countCall(rt.api, outcomePaused)
-		r.refusePaused(w, rt, after, reason)
+	// admit is the pause check; inflight counts the calls past it, so a
+	// paused trainer sees them drain. v1.0 checks the pause after the body
+	// and the model's servers, other routes before reading anything.
+	admitted := false
+	defer func() {
+		if admitted {
+			r.inflight.Add(-1)
+			r.calls.Done()
+		}
+	}()
+	admit := func() bool {
+		if paused, after, reason := r.paused(); paused {
+			r.countCall(rt.api, outcomePaused)
+			r.refusePaused(w, rt, after, reason)
+			return false
+		}
+		r.inflight.Add(1)
+		r.calls.Add(1)
+		admitted = true
+		return true
+	}
+	if !rt.v10 && !admit() {
 		return
 	}
-	r.inflight.Add(1)
-	r.calls.Add(1)
-	defer func() {
-		r.inflight.Add(-1)
-		r.calls.Done()
-	}()
 
 	depthlimit.GuardJSONBody(req, maxBodyDepth, nil)
 	body, err := io.ReadAll(req.Body)
@@ -220,9 +281,20 @@ func (r *proxyReceiver) serveCall(w http.ResponseWriter, req *http.Request, rt r
 	if mode == "" {
 		mode = r.cfg.Mode
 	}
-	up, err := r.pick(req.Context(), model, rt.ident.rolloutID)
+	// forced: v1.0's default_proxy decides the model, whatever the client
+	// named, and only the endpoints serving it may answer.
+	forced := rt.v10 && r.cfg.AglV1.ModelName != ""
+	if forced {
+		model = r.cfg.AglV1.ModelName
+	}
+	up, err := r.pick(req.Context(), model, rt.ident.rolloutID, forced)
 	if err != nil {
 		r.countCall(rt.api, outcomeNoUpstream)
+		if forced {
+			r.writeError(w, rt, http.StatusServiceUnavailable, "server_error", "no_upstream",
+				fmt.Sprintf("No servers available for model '%s'", model))
+			return
+		}
 		if errors.Is(err, errNoUpstream) {
 			w.Header().Set("Retry-After", "30")
 			r.writeError(w, rt, http.StatusServiceUnavailable, "server_error", "no_upstream",
@@ -232,6 +304,17 @@ func (r *proxyReceiver) serveCall(w http.ResponseWriter, req *http.Request, rt r
 		r.writeError(w, rt, http.StatusNotFound, "invalid_request_error", "model_not_found",
 			fmt.Sprintf("no upstream serves model %q", model))
 		return
+	}
+	if rt.v10 && !admit() {
+		return
+	}
+	capMode := mode
+	if forced {
+		body, top = r.cfg.AglV1.rewrite(body, top, rt.api, mode, up.kind)
+		if !r.cfg.AglV1.IncludeLogProbs {
+			// v1.0 asks for log-probs only with include_log_probs.
+			capMode = ModeVal
+		}
 	}
 	reqBytes := int64(len(body))
 	var tr translator
@@ -264,7 +347,7 @@ func (r *proxyReceiver) serveCall(w http.ResponseWriter, req *http.Request, rt r
 	default:
 		spanRequest = top
 	}
-	upBody, p := prepareRequest(rt.api, up.kind, mode, body, top)
+	upBody, p := prepareRequest(rt.api, up.kind, capMode, body, top)
 	c := &call{r: r, rt: rt, plan: p, tr: tr, reqBytes: reqBytes, anthropic: up.kind == KindAnthropic}
 	if c.anthropic {
 		c.anthropicHeaders = anthropicHeaders(req.Header)

@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/llmmodels"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/storeapi"
 	"github.com/otelcol-lightning/otelcol-lightning/receiver/llmproxyreceiver/internal/metadata"
 )
@@ -57,6 +58,9 @@ type proxyReceiver struct {
 	addr     net.Addr
 	static   []*upstream
 	registry llmmodels.Registry
+	// storeProvider is the attached store, which the v1.0 routes ask
+	// whether a rollout exists; nil when the proxy stands alone.
+	storeProvider store.Provider
 	// registryClient serves the endpoints registered in the registry.
 	registryClient *http.Client
 
@@ -146,6 +150,9 @@ func (r *proxyReceiver) attachStore(host component.Host, handler http.Handler) e
 	if !ok {
 		return fmt.Errorf("store: extension %s not found; is it listed under service.extensions?", r.cfg.Store)
 	}
+	if p, ok := ext.(store.Provider); ok {
+		r.storeProvider = p
+	}
 	if reg, ok := ext.(llmmodels.Registry); ok {
 		r.registry = reg
 		r.registryClient = &http.Client{Transport: newTransport()}
@@ -164,7 +171,8 @@ func (r *proxyReceiver) attachStore(host component.Host, handler http.Handler) e
 		handler.ServeHTTP(w, req)
 	})
 	for _, pattern := range []string{
-		"POST /proxy/rollout/",
+		// Every method: checkV1 answers v1.0's 405 for the others.
+		"/proxy/rollout/",
 		"POST /proxy/pause",
 		"POST /proxy/resume",
 		"GET /proxy/state",
@@ -253,10 +261,11 @@ var (
 
 // pick chooses the upstream of a call: the upstreams that list the model,
 // else the registered endpoints of that model, else those serving any
-// model. Among several replicas a rollout always gets the same one
-// (Agent Lightning v1.0's rule: sha256(rollout id)[:8] modulo the pool
-// sorted by endpoint); calls without a rollout go round robin.
-func (r *proxyReceiver) pick(ctx context.Context, model, rolloutID string) (*upstream, error) {
+// model (unless strict: only the endpoints that serve the model by name,
+// Agent Lightning v1.0's pool). Among several replicas a rollout always gets
+// the same one (v1.0's rule: sha256(rollout id)[:8] modulo the pool sorted
+// by endpoint); calls without a rollout go round robin.
+func (r *proxyReceiver) pick(ctx context.Context, model, rolloutID string, strict bool) (*upstream, error) {
 	var named, any []*upstream
 	for _, u := range r.static {
 		switch {
@@ -274,7 +283,7 @@ func (r *proxyReceiver) pick(ctx context.Context, model, rolloutID string) (*ups
 			}
 		}
 	}
-	if len(pool) == 0 {
+	if len(pool) == 0 && !strict {
 		pool = any
 	}
 	if len(pool) == 0 {

@@ -70,10 +70,9 @@ func parseRoute(r *http.Request) (route, bool) {
 			parts[5] != "openai" || parts[0] == "" || parts[2] == "" {
 			return route{}, false
 		}
+		// A mode other than train or val is refused by serveV1, in v1.0's
+		// order of checks.
 		mode := parts[4]
-		if mode != ModeTrain && mode != ModeVal {
-			return route{}, false
-		}
 		return route{
 			ident: identity{rolloutID: seg(parts[0]), attemptID: seg(parts[2]), mode: mode, source: sourceV10},
 			api:   strings.TrimPrefix(parts[6], "v1/"),
