@@ -2,7 +2,9 @@ package tripletprocessor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -161,7 +163,11 @@ func (p *tripletProcessor) onStoredSpans(spans []model.Span) {
 
 func (p *tripletProcessor) onAttemptEvent(e store.AttemptEvent) {
 	if e.Status.Ended() {
-		p.buf.markStoreEnded(attemptKey{e.RolloutID, e.AttemptID})
+		if !p.buf.markStoreEnded(attemptKey{e.RolloutID, e.AttemptID}) {
+			p.telemetry.ProcessorTripletBuildFailures.Add(context.Background(), 1, reason("unfollowed_limit"))
+			p.logger.Warn("too many ended attempts wait to be built from the store: this one is left without triplets",
+				zap.String("rollout_id", e.RolloutID), zap.String("attempt_id", e.AttemptID))
+		}
 		select {
 		case p.wake <- struct{}{}:
 		default: // a check is already due
@@ -260,9 +266,21 @@ func (p *tripletProcessor) complete(ctx context.Context, j job) {
 	if j.late {
 		p.telemetry.ProcessorTripletAttemptsRecomputed.Add(ctx, 1)
 	}
+	// An unfollowed attempt may have triplets already; they are read before
+	// the spans, so the revision written below follows the one they were
+	// built at.
+	var stored []model.TripletRecord
+	if j.unfollowed {
+		var err error
+		if stored, err = p.st.QueryTriplets(ctx, j.key.rollout, j.key.attempt); err != nil {
+			p.buf.retry(j)
+			p.fail(ctx, j, "read", err)
+			return
+		}
+	}
 	spans, err := p.attemptSpans(ctx, j)
 	if err != nil {
-		p.buf.retry(j.key)
+		p.buf.retry(j)
 		p.fail(ctx, j, "read", err)
 		return
 	}
@@ -277,15 +295,63 @@ func (p *tripletProcessor) complete(ctx context.Context, j job) {
 			RolloutID: j.key.rollout, AttemptID: j.key.attempt, Index: i, SpanID: bt.call.SpanID, Triplet: bt.triplet,
 		}
 	}
-	if len(records) == 0 && !j.late {
+	revision := store.NextRevision
+	switch {
+	case j.unfollowed:
+		if sameTriplets(stored, records) {
+			// Built before (at shutdown, or before the state was forgotten)
+			// from the same spans: writing again would only add a revision.
+			return
+		}
+		if len(stored) > 0 {
+			// One above the revision read before the spans: a build written
+			// since, from at least as many spans, is not replaced.
+			revision = stored[0].Revision + 1
+		}
+	case len(records) == 0 && !j.late:
 		return // nothing to write, and no earlier revision to clear
 	}
-	if err := p.st.ReplaceTriplets(ctx, j.key.rollout, j.key.attempt, store.NextRevision, records); err != nil {
-		p.buf.retry(j.key)
+	if err := p.st.ReplaceTriplets(ctx, j.key.rollout, j.key.attempt, revision, records); err != nil {
+		p.buf.retry(j)
 		p.fail(ctx, j, "store", err)
 		return
 	}
 	p.telemetry.ProcessorTripletTripletsEmitted.Add(ctx, int64(len(records)))
+}
+
+// sameTriplets reports whether the stored triplets are the built ones. The
+// JSON parts are compared decoded: a store may keep them re-encoded
+// (PostgreSQL's jsonb orders keys).
+func sameTriplets(stored, built []model.TripletRecord) bool {
+	if len(stored) != len(built) {
+		return false
+	}
+	for i := range stored {
+		s, b := stored[i], built[i]
+		if s.Index != b.Index || s.SpanID != b.SpanID || !reflect.DeepEqual(s.Triplet.Reward, b.Triplet.Reward) {
+			return false
+		}
+		for _, part := range [][2]json.RawMessage{
+			{s.Triplet.Prompt, b.Triplet.Prompt}, {s.Triplet.Response, b.Triplet.Response}, {s.Triplet.Metadata, b.Triplet.Metadata},
+		} {
+			if !sameJSON(part[0], part[1]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sameJSON compares two JSON documents by value; absent equals null.
+func sameJSON(a, b json.RawMessage) bool {
+	var va, vb any
+	if len(a) > 0 && json.Unmarshal(a, &va) != nil {
+		return false
+	}
+	if len(b) > 0 && json.Unmarshal(b, &vb) != nil {
+		return false
+	}
+	return reflect.DeepEqual(va, vb)
 }
 
 // attemptSpans returns the spans the store holds for the job's attempt, the
