@@ -49,7 +49,17 @@ type tripletProcessor struct {
 	wg   sync.WaitGroup
 
 	reportedBytes atomic.Int64 // buffer size last added to the buffered_bytes metric
+
+	// resumeLimit bounds the rollouts the start-up scan reads (resume).
+	resumeLimit int
 }
+
+// resumeLimit is how many finished rollouts, newest first, the start-up scan
+// looks at: one triplet read each, and a build for those without triplets.
+const (
+	resumeLimit    = 1000
+	resumePageSize = 200
+)
 
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*tripletProcessor, error) {
 	events := acquireEvents(set.ID, cfg.Limits)
@@ -65,7 +75,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*t
 	p := &tripletProcessor{
 		cfg: cfg, logger: set.Logger, next: next, builder: b,
 		buf: newBuffer(*cfg, time.Now), telemetry: tb, id: set.ID, events: events,
-		wake: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1), resumeLimit: resumeLimit,
 	}
 	events.setListener(p.buf.markSpansDirty)
 	return p, nil
@@ -214,6 +224,20 @@ func (p *tripletProcessor) reportBytes(ctx context.Context) {
 
 func (p *tripletProcessor) run() {
 	defer p.wg.Done()
+	if p.cfg.Completion.ResumeWindow > 0 {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			select {
+			case <-p.stop:
+				cancel()
+			case <-done:
+			}
+		}()
+		p.resume(ctx, time.Now().Add(-p.cfg.Completion.ResumeWindow))
+		close(done)
+		cancel()
+	}
 	t := time.NewTicker(p.cfg.Completion.CheckInterval)
 	defer t.Stop()
 	for {
@@ -225,6 +249,65 @@ func (p *tripletProcessor) run() {
 		case <-p.wake:
 			p.flush(context.Background(), false)
 		}
+	}
+}
+
+// resume queues the latest attempts of the finished rollouts started since
+// `since` (the newest resumeLimit) that have no triplets: they ended while no
+// processor followed the store — the collector was killed between an
+// attempt's end and its build, or the store ended the attempt before Start
+// subscribed (the watchdog's first scan). Attempt events cover every end
+// after Start; this covers the ones before it. A store that cannot list
+// rollouts by start time is not scanned.
+func (p *tripletProcessor) resume(ctx context.Context, since time.Time) {
+	browser, ok := p.st.(store.Browser)
+	if !ok {
+		p.logger.Debug("the store cannot list finished rollouts: ended attempts are not looked for at start")
+		return
+	}
+	q := store.BrowseQuery{
+		Status:       []model.RolloutStatus{model.RolloutSucceeded, model.RolloutFailed, model.RolloutCancelled},
+		StartedAfter: float64(since.UnixNano()) / 1e9, Desc: true, Limit: min(resumePageSize, p.resumeLimit),
+	}
+	queued := 0
+	for seen := 0; seen < p.resumeLimit; {
+		q.Limit = min(q.Limit, p.resumeLimit-seen)
+		page, err := browser.BrowseRollouts(ctx, q)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.logger.Warn("cannot list the rollouts that ended before the start: those without triplets keep none", zap.Error(err))
+			}
+			return
+		}
+		for _, row := range page.Items {
+			seen++
+			a := row.Rollout.Attempt
+			if a == nil || !a.Status.Ended() {
+				continue
+			}
+			stored, err := p.st.QueryTriplets(ctx, row.Rollout.RolloutID, a.AttemptID)
+			if err != nil {
+				if ctx.Err() == nil {
+					p.logger.Warn("cannot read the triplets of an ended attempt", zap.String("rollout_id", row.Rollout.RolloutID), zap.Error(err))
+				}
+				return
+			}
+			if len(stored) > 0 {
+				continue
+			}
+			if !p.buf.markStoreEnded(attemptKey{row.Rollout.RolloutID, a.AttemptID}) {
+				p.telemetry.ProcessorTripletBuildFailures.Add(ctx, 1, reason("unfollowed_limit"))
+				continue
+			}
+			queued++
+		}
+		if page.Next == "" || len(page.Items) == 0 {
+			break
+		}
+		q.After = page.Next
+	}
+	if queued > 0 {
+		p.logger.Info("attempts that ended before the start without triplets are built from the store", zap.Int("attempts", queued))
 	}
 }
 

@@ -3,17 +3,21 @@ package tripletprocessor
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.opentelemetry.io/collector/component/componenttest"
+	"go.opentelemetry.io/collector/consumer/consumertest"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/model"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/memstore"
+	"github.com/otelcol-lightning/otelcol-lightning/processor/tripletprocessor/internal/metadatatest"
 )
 
 // unfollowedBuilds reads attempts_completed{trigger=store_event_unfollowed}.
@@ -148,4 +152,88 @@ func TestUnfollowedQueueIsBounded(t *testing.T) {
 	assert.Equal(t, []string{"ro-1/store_event_unfollowed", "ro-2/store_event_unfollowed", "ro-4/store_event"}, keys)
 	jobs, _, _, _ = b.due(false)
 	assert.Empty(t, jobs, "built once")
+}
+
+// endedStore holds rollouts whose attempts ended while no processor
+// followed the store.
+type endedStore struct {
+	core   *store.Core
+	offset atomic.Int64 // moves the store's clock back for old rollouts
+}
+
+func newEndedStore(t *testing.T) *endedStore {
+	e := &endedStore{}
+	e.core = store.New(memstore.New(), store.Options{Clock: func() time.Time { return time.Now().Add(time.Duration(e.offset.Load())) }})
+	t.Cleanup(func() { _ = e.core.Close() })
+	return e
+}
+
+// ended starts a rollout `ago`, stores the agent's spans if withSpans, and
+// ends the attempt.
+func (e *endedStore) ended(t *testing.T, ago time.Duration, withSpans bool) agentRun {
+	ctx := context.Background()
+	e.offset.Store(int64(-ago))
+	r, err := e.core.StartRollout(ctx, store.StartRolloutRequest{Input: json.RawMessage(`{}`)})
+	e.offset.Store(0)
+	require.NoError(t, err)
+	run := agentRun{rollout: r.RolloutID, attempt: r.Attempt.AttemptID, base: time.Unix(1700000000, 0)}
+	if withSpans {
+		ingest(t, e.core, run.children())
+	}
+	_, err = e.core.UpdateAttempt(ctx, run.rollout, store.LatestAttempt, store.AttemptUpdate{Status: store.To(model.AttemptSucceeded)})
+	require.NoError(t, err)
+	return run
+}
+
+// start runs a processor over the store, its scan bounded to limit rollouts.
+func (e *endedStore) start(t *testing.T, limit int) *harness {
+	ctx := context.Background()
+	tel := componenttest.NewTelemetry()
+	t.Cleanup(func() { require.NoError(t, tel.Shutdown(ctx)) })
+	proc, err := NewFactory().CreateTraces(ctx, metadatatest.NewSettings(tel), slowConfig(), consumertest.NewNop())
+	require.NoError(t, err)
+	proc.(*tripletProcessor).resumeLimit = limit
+	require.NoError(t, proc.Start(ctx, host{storeID: provider{s: e.core}}))
+	t.Cleanup(func() { _ = proc.Shutdown(ctx) })
+	return &harness{proc: proc, core: e.core, tel: tel}
+}
+
+// At start the processor builds the latest attempts of the finished
+// rollouts started within resume_window that have no triplets: they ended
+// while no processor followed the store (killed between the end and the
+// build). Older rollouts, and attempts that have triplets, are left alone.
+func TestResumeBuildsAttemptsThatEndedBeforeTheStart(t *testing.T) {
+	ctx := context.Background()
+	e := newEndedStore(t)
+	old := e.ended(t, 2*time.Hour, true)         // outside the window
+	built := e.ended(t, 20*time.Minute, true)    // has triplets already
+	spanless := e.ended(t, 5*time.Minute, false) // nothing to build
+	recent := e.ended(t, time.Minute, true)
+	marker := []model.TripletRecord{{SpanID: "marker", Triplet: model.Triplet{Reward: model.Ptr(9.0)}}}
+	require.NoError(t, e.core.ReplaceTriplets(ctx, built.rollout, built.attempt, store.NextRevision, marker))
+
+	h := e.start(t, resumeLimit)
+	got := h.waitStored(t, recent.rollout, recent.attempt, func(ts []model.TripletRecord) bool { return len(ts) == 2 })
+	assert.Equal(t, 1, got[0].Revision)
+	assert.Equal(t, []int64{1, 2, 100, 5}, tokenIDs(t, got[1].Triplet.Prompt))
+	require.NotNil(t, got[1].Triplet.Reward)
+	assert.Equal(t, 0.75, *got[1].Triplet.Reward)
+	require.Eventually(t, func() bool { return unfollowedBuilds(t, h) == 2 }, 5*time.Second, 5*time.Millisecond,
+		"the recent attempt and the spanless one (which writes nothing)")
+	assert.Empty(t, h.stored(t, spanless.rollout, spanless.attempt))
+	assert.Empty(t, h.stored(t, old.rollout, old.attempt), "started before resume_window")
+	kept := h.stored(t, built.rollout, built.attempt)
+	require.Len(t, kept, 1)
+	assert.Equal(t, "marker", kept[0].SpanID, "triplets already stored are not rebuilt")
+}
+
+// The scan looks at the newest resumeLimit finished rollouts only.
+func TestResumeIsBounded(t *testing.T) {
+	e := newEndedStore(t)
+	earlier := e.ended(t, 10*time.Minute, true)
+	later := e.ended(t, time.Minute, true)
+	h := e.start(t, 1)
+	h.waitStored(t, later.rollout, later.attempt, func(ts []model.TripletRecord) bool { return len(ts) == 2 })
+	require.Eventually(t, func() bool { return unfollowedBuilds(t, h) == 1 }, 5*time.Second, 5*time.Millisecond)
+	assert.Empty(t, h.stored(t, earlier.rollout, earlier.attempt), "past the newest resumeLimit rollouts")
 }
