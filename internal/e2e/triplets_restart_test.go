@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -126,5 +127,45 @@ func sendCallsWithOpenAgent(t *testing.T, c *collector, rolloutID, attemptID str
 	_ = agent // never ended: its span is not exported
 	if err := tp.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestTripletsOfAttemptEndedWhileNotFollowed: the attempt ends while no
+// triplet processor follows the store — here a first collector runs without
+// it in its pipelines, as a collector killed between the runner's
+// update_attempt and the build would leave things. The next collector finds
+// the ended attempt without triplets at start (completion.resume_window)
+// and builds it.
+func TestTripletsOfAttemptEndedWhileNotFollowed(t *testing.T) {
+	requireBinary(t)
+	dataDir := t.TempDir()
+	first := spawn(t, freePorts(t, 6), []string{"--config", filepath.Join(configDir, "collector.yaml"),
+		"--set=service::pipelines::traces::processors=[memory_limiter,reward]",
+		"--set=service::pipelines::logs/genai_events::processors=[memory_limiter,reward]",
+	}, "LIGHTNING_DATA_DIR="+dataDir)
+	first.waitReady(t)
+	var started wireRollout
+	postJSONStatus(t, first.api("/v1/agl/rollouts"), http.StatusCreated, map[string]any{"input": "2+2"}, &started)
+	sendCallsWithOpenAgent(t, first, started.RolloutID, started.Attempt.AttemptID)
+	waitForSpans(t, first, started.RolloutID, started.Attempt.AttemptID, 3)
+	var updated map[string]any
+	postJSON(t, first.api("/v1/agl/rollouts/"+started.RolloutID+"/attempts/latest"), map[string]any{"status": "succeeded"}, &updated)
+	if got := readTriplets(t, first, started.RolloutID); len(got) != 0 {
+		t.Fatalf("built without a triplet processor: %+v", got)
+	}
+	first.kill(t)
+
+	second := startCollector(t, dataDir)
+	var got []revisedTriplet
+	eventually(t, 15*time.Second, func() error {
+		got = readTriplets(t, second, started.RolloutID)
+		if len(got) != 2 {
+			return notYet("%d triplets", len(got))
+		}
+		return nil
+	})
+	if fmt.Sprint(got[0].Prompt.TokenIDs) != "[1 2]" || fmt.Sprint(got[1].Prompt.TokenIDs) != "[1 2 7 3]" ||
+		fmt.Sprint(got[1].Response.TokenIDs) != "[11]" || got[1].Reward == nil || *got[1].Reward != 1.0 || got[0].Revision != 1 {
+		t.Fatalf("triplets: %+v", got)
 	}
 }
