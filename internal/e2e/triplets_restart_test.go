@@ -43,14 +43,7 @@ func TestTripletsOfAttemptEndedAfterRestart(t *testing.T) {
 			var updated map[string]any
 			postJSON(t, second.api("/v1/agl/rollouts/"+started.RolloutID+"/attempts/latest"), map[string]any{"status": "succeeded"}, &updated)
 
-			var got []revisedTriplet
-			eventually(t, 15*time.Second, func() error {
-				got = readTriplets(t, second, started.RolloutID)
-				if len(got) != 2 {
-					return notYet("%d triplets", len(got))
-				}
-				return nil
-			})
+			got := waitTriplets(t, second, started.RolloutID, 2)
 			first0, second0 := got[0], got[1]
 			if fmt.Sprint(first0.Prompt.TokenIDs) != "[1 2]" || fmt.Sprint(first0.Response.TokenIDs) != "[10]" ||
 				fmt.Sprint(second0.Prompt.TokenIDs) != "[1 2 7 3]" || fmt.Sprint(second0.Response.TokenIDs) != "[11]" {
@@ -95,6 +88,20 @@ func readTriplets(t *testing.T, c *collector, rolloutID string) []revisedTriplet
 		t.Fatalf("decode triplets: %v", err)
 	}
 	return got.Items
+}
+
+// waitTriplets waits until the latest attempt of the rollout has n triplets.
+func waitTriplets(t *testing.T, c *collector, rolloutID string, n int) []revisedTriplet {
+	t.Helper()
+	var got []revisedTriplet
+	eventually(t, 15*time.Second, func() error {
+		got = readTriplets(t, c, rolloutID)
+		if len(got) != n {
+			return notYet("%d triplets", len(got))
+		}
+		return nil
+	})
+	return got
 }
 
 // sendCallsWithOpenAgent exports two LLM calls with token ids and a reward
@@ -156,14 +163,7 @@ func TestTripletsOfAttemptEndedWhileNotFollowed(t *testing.T) {
 	first.kill(t)
 
 	second := startCollector(t, dataDir)
-	var got []revisedTriplet
-	eventually(t, 15*time.Second, func() error {
-		got = readTriplets(t, second, started.RolloutID)
-		if len(got) != 2 {
-			return notYet("%d triplets", len(got))
-		}
-		return nil
-	})
+	got := waitTriplets(t, second, started.RolloutID, 2)
 	if fmt.Sprint(got[0].Prompt.TokenIDs) != "[1 2]" || fmt.Sprint(got[1].Prompt.TokenIDs) != "[1 2 7 3]" ||
 		fmt.Sprint(got[1].Response.TokenIDs) != "[11]" || got[1].Reward == nil || *got[1].Reward != 1.0 || got[0].Revision != 1 {
 		t.Fatalf("triplets: %+v", got)
