@@ -387,8 +387,11 @@ func (p *tripletProcessor) complete(ctx context.Context, j job) {
 			return
 		}
 		if len(stored) > 0 {
-			// One above the revision read before the spans: a build written
-			// since, from at least as many spans, is not replaced.
+			// One above the revision read before the spans, so a build
+			// written since at a higher revision is not replaced. (One
+			// written since at exactly that revision, which only another
+			// process sharing the database could do, is: the store replaces
+			// equal revisions.)
 			revision = stored[0].Revision + 1
 		}
 	case len(records) == 0 && !j.late:
