@@ -225,11 +225,14 @@ func (p *tripletProcessor) reportBytes(ctx context.Context) {
 func (p *tripletProcessor) run() {
 	defer p.wg.Done()
 	if p.cfg.Completion.ResumeWindow > 0 {
+		// A shutdown during the scan ends it; the channel is read here, as
+		// Shutdown clears the field once run has returned.
+		stop := p.stop
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() {
 			select {
-			case <-p.stop:
+			case <-stop:
 				cancel()
 			case <-done:
 			}
