@@ -10,12 +10,16 @@ import (
 
 // Completion triggers, reported as the attempts_completed attribute.
 const (
-	triggerStoreEvent     = "store_event"
-	triggerRootSettled    = "root_settled"
-	triggerIdle           = "idle"
-	triggerMaxDuration    = "max_duration"
-	triggerMemoryPressure = "memory_pressure"
-	triggerShutdown       = "shutdown"
+	triggerStoreEvent = "store_event"
+	// triggerStoreEventUnfollowed: the store reported the end of an attempt
+	// the processor holds no state for (its spans were committed before a
+	// restart, or its state was forgotten); it is built from the store.
+	triggerStoreEventUnfollowed = "store_event_unfollowed"
+	triggerRootSettled          = "root_settled"
+	triggerIdle                 = "idle"
+	triggerMaxDuration          = "max_duration"
+	triggerMemoryPressure       = "memory_pressure"
+	triggerShutdown             = "shutdown"
 )
 
 type attemptKey struct{ rollout, attempt string }
@@ -59,6 +63,11 @@ type job struct {
 	// other (attemptSpans).
 	spans  []model.Span
 	cached bool
+	// unfollowed: the processor held no state for the attempt when the
+	// store reported its end. Triplets may already be stored (built before
+	// a restart, or before the state was forgotten): they are replaced only
+	// if the build differs (processor.complete).
+	unfollowed bool
 }
 
 // buffer follows the attempts whose spans the store committed and decides
@@ -81,6 +90,10 @@ type buffer struct {
 	total    int                   // span ids kept
 	bytes    int                   // estimated memory of everything kept
 	pending  []job                 // attempts completed early, built on the next tick
+	// unfollowed are the ended attempts the buffer held no state for, built
+	// from the store on the next tick; at most max_buffered_spans of them
+	// wait (an entry is about as large as a span id's).
+	unfollowed map[attemptKey]struct{}
 }
 
 // Estimated memory of the state of one attempt and of one span's entry.
@@ -90,7 +103,8 @@ const (
 )
 
 func newBuffer(cfg Config, now func() time.Time) *buffer {
-	return &buffer{cfg: cfg, now: now, attempts: map[attemptKey]*attemptState{}, spans: map[string]attemptKey{}}
+	return &buffer{cfg: cfg, now: now, attempts: map[attemptKey]*attemptState{}, spans: map[string]attemptKey{},
+		unfollowed: map[attemptKey]struct{}{}}
 }
 
 // addResult says what add did with the spans it was given.
@@ -189,17 +203,29 @@ func (b *buffer) heapBytes() int {
 }
 
 // retry marks a completed attempt for another build, after its triplets
-// could not be read or written.
-func (b *buffer) retry(key attemptKey) {
+// could not be read or written; an unfollowed attempt the buffer still holds
+// no state for is queued again.
+func (b *buffer) retry(j job) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if a := b.attempts[key]; a != nil && a.completed() {
-		a.dirty = true
+	if a := b.attempts[j.key]; a != nil {
+		if a.completed() {
+			a.dirty = true
+		}
+		return
+	}
+	if j.unfollowed {
+		b.queueUnfollowed(j.key)
 	}
 }
 
-// markStoreEnded records that the store saw the attempt end.
-func (b *buffer) markStoreEnded(key attemptKey) {
+// markStoreEnded records that the store saw the attempt end. An attempt the
+// buffer holds no state for — its spans were committed before a restart, or
+// its state was forgotten after retention or an eviction — is queued to be
+// built from the store; without this a runner marking its attempt succeeded
+// after a restart would leave it without triplets. It returns false when
+// that queue is full.
+func (b *buffer) markStoreEnded(key attemptKey) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if a := b.attempts[key]; a != nil {
@@ -207,7 +233,20 @@ func (b *buffer) markStoreEnded(key attemptKey) {
 		if a.completed() {
 			a.dirty = true
 		}
+		return true
 	}
+	return b.queueUnfollowed(key)
+}
+
+func (b *buffer) queueUnfollowed(key attemptKey) bool {
+	if _, ok := b.unfollowed[key]; ok {
+		return true
+	}
+	if len(b.unfollowed) >= b.cfg.Limits.MaxBufferedSpans {
+		return false
+	}
+	b.unfollowed[key] = struct{}{}
+	return true
 }
 
 // markSpansDirty rebuilds completed attempts whose spans got log events
@@ -239,6 +278,20 @@ func (b *buffer) due(all bool) (jobs []job, freed int, evicted int, checks []att
 	defer b.mu.Unlock()
 	now := b.now()
 	jobs, b.pending = b.pending, nil
+	var unfollowed []job
+	for key := range b.unfollowed {
+		delete(b.unfollowed, key)
+		if a := b.attempts[key]; a != nil {
+			// Spans arrived since the event: the attempt's state completes it
+			// (from the store, as it holds more spans than were cached).
+			a.storeEnded = true
+			if a.completed() {
+				a.dirty = true
+			}
+			continue
+		}
+		unfollowed = append(unfollowed, job{key: key, trigger: triggerStoreEventUnfollowed, unfollowed: true})
+	}
 	for key, a := range b.attempts {
 		if a.completed() && !a.dirty {
 			if now.Sub(a.completedAt) >= b.cfg.Completion.Retention {
@@ -262,6 +315,17 @@ func (b *buffer) due(all bool) (jobs []job, freed int, evicted int, checks []att
 	f, e := b.evict(now, attemptKey{}, b.overLimit)
 	jobs = append(jobs, b.pending...)
 	b.pending = nil
+	// An attempt is built once per tick: an evicted state's job covers the
+	// unfollowed one.
+	built := make(map[attemptKey]bool, len(jobs))
+	for _, j := range jobs {
+		built[j.key] = true
+	}
+	for _, j := range unfollowed {
+		if !built[j.key] {
+			jobs = append(jobs, j)
+		}
+	}
 	sort.Slice(jobs, func(i, j int) bool {
 		return jobs[i].key.rollout+jobs[i].key.attempt < jobs[j].key.rollout+jobs[j].key.attempt
 	})

@@ -82,6 +82,13 @@ type CompletionConfig struct {
 	Retention time.Duration `mapstructure:"retention"`
 	// CheckInterval is how often the rules are checked. Default: 200ms.
 	CheckInterval time.Duration `mapstructure:"check_interval"`
+	// ResumeWindow: on start, the latest attempts of the finished rollouts
+	// started within this window (the newest resumeLimit of them) that
+	// have no triplets are built from the store. They ended while no
+	// processor followed them: the collector stopped between an attempt's
+	// end and its build, or the store ended it before the processor
+	// subscribed. 0 turns the scan off. Default: 1h.
+	ResumeWindow time.Duration `mapstructure:"resume_window"`
 
 	_ struct{}
 }
@@ -140,6 +147,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Completion.Retention < 0 {
 		errs = append(errs, fmt.Errorf("completion.retention: must not be negative, got %s", c.Completion.Retention))
+	}
+	if c.Completion.ResumeWindow < 0 {
+		errs = append(errs, fmt.Errorf("completion.resume_window: must not be negative, got %s", c.Completion.ResumeWindow))
 	}
 	if c.Limits.MaxSpansPerAttempt <= 0 || c.Limits.MaxBufferedSpans <= 0 || c.Limits.MaxBufferedMiB <= 0 {
 		errs = append(errs, errors.New("limits: max_spans_per_attempt, max_buffered_spans and max_buffered_mib must be positive"))

@@ -35,7 +35,7 @@ func TestLoadConfig(t *testing.T) {
 	want.LLMCallName = `openai\.chat\.completion`
 	want.DedupPromptTokenIDs = false
 	want.SkipEmptyTokenCalls = true
-	want.Completion = CompletionConfig{Settle: time.Second, IdleTimeout: 20 * time.Second, MaxDuration: 5 * time.Minute, Retention: time.Minute, CheckInterval: 100 * time.Millisecond}
+	want.Completion = CompletionConfig{Settle: time.Second, IdleTimeout: 20 * time.Second, MaxDuration: 5 * time.Minute, Retention: time.Minute, ResumeWindow: 10 * time.Minute, CheckInterval: 100 * time.Millisecond}
 	want.Limits = LimitsConfig{MaxSpansPerAttempt: 500, MaxBufferedSpans: 10000, MaxBufferedMiB: 64}
 	got := loadConfig(t, "triplet/rl")
 	assert.Equal(t, want, got)
@@ -51,7 +51,9 @@ func TestValidateNamesFields(t *testing.T) {
 	cfg := createDefaultConfig().(*Config)
 	cfg.Completion.Settle = 0
 	cfg.Limits.MaxBufferedSpans = 0
+	cfg.Completion.ResumeWindow = -time.Second
 	err = cfg.Validate()
 	assert.ErrorContains(t, err, "completion.settle")
+	assert.ErrorContains(t, err, "completion.resume_window")
 	assert.ErrorContains(t, err, "limits")
 }

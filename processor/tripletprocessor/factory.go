@@ -27,6 +27,7 @@ func createDefaultConfig() component.Config {
 			IdleTimeout:   30 * time.Second,
 			MaxDuration:   10 * time.Minute,
 			Retention:     time.Minute,
+			ResumeWindow:  time.Hour,
 			CheckInterval: 200 * time.Millisecond,
 		},
 		Limits:                LimitsConfig{MaxSpansPerAttempt: 10000, MaxBufferedSpans: 200000, MaxBufferedMiB: 64},

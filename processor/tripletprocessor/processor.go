@@ -2,7 +2,9 @@ package tripletprocessor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -47,7 +49,17 @@ type tripletProcessor struct {
 	wg   sync.WaitGroup
 
 	reportedBytes atomic.Int64 // buffer size last added to the buffered_bytes metric
+
+	// resumeLimit bounds the rollouts the start-up scan reads (resume).
+	resumeLimit int
 }
+
+// resumeLimit is how many finished rollouts, newest first, the start-up scan
+// looks at: one triplet read each, and a build for those without triplets.
+const (
+	resumeLimit    = 1000
+	resumePageSize = 200
+)
 
 func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*tripletProcessor, error) {
 	events := acquireEvents(set.ID, cfg.Limits)
@@ -63,7 +75,7 @@ func newProcessor(set processor.Settings, cfg *Config, next consumer.Traces) (*t
 	p := &tripletProcessor{
 		cfg: cfg, logger: set.Logger, next: next, builder: b,
 		buf: newBuffer(*cfg, time.Now), telemetry: tb, id: set.ID, events: events,
-		wake: make(chan struct{}, 1),
+		wake: make(chan struct{}, 1), resumeLimit: resumeLimit,
 	}
 	events.setListener(p.buf.markSpansDirty)
 	return p, nil
@@ -161,7 +173,11 @@ func (p *tripletProcessor) onStoredSpans(spans []model.Span) {
 
 func (p *tripletProcessor) onAttemptEvent(e store.AttemptEvent) {
 	if e.Status.Ended() {
-		p.buf.markStoreEnded(attemptKey{e.RolloutID, e.AttemptID})
+		if !p.buf.markStoreEnded(attemptKey{e.RolloutID, e.AttemptID}) {
+			p.telemetry.ProcessorTripletBuildFailures.Add(context.Background(), 1, reason("unfollowed_limit"))
+			p.logger.Warn("too many ended attempts wait to be built from the store: this one is left without triplets",
+				zap.String("rollout_id", e.RolloutID), zap.String("attempt_id", e.AttemptID))
+		}
 		select {
 		case p.wake <- struct{}{}:
 		default: // a check is already due
@@ -208,6 +224,23 @@ func (p *tripletProcessor) reportBytes(ctx context.Context) {
 
 func (p *tripletProcessor) run() {
 	defer p.wg.Done()
+	if p.cfg.Completion.ResumeWindow > 0 {
+		// A shutdown during the scan ends it; the channel is read here, as
+		// Shutdown clears the field once run has returned.
+		stop := p.stop
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			select {
+			case <-stop:
+				cancel()
+			case <-done:
+			}
+		}()
+		p.resume(ctx, time.Now().Add(-p.cfg.Completion.ResumeWindow))
+		close(done)
+		cancel()
+	}
 	t := time.NewTicker(p.cfg.Completion.CheckInterval)
 	defer t.Stop()
 	for {
@@ -219,6 +252,65 @@ func (p *tripletProcessor) run() {
 		case <-p.wake:
 			p.flush(context.Background(), false)
 		}
+	}
+}
+
+// resume queues the latest attempts of the finished rollouts started since
+// `since` (the newest resumeLimit) that have no triplets: they ended while no
+// processor followed the store — the collector was killed between an
+// attempt's end and its build, or the store ended the attempt before Start
+// subscribed (the watchdog's first scan). Attempt events cover every end
+// after Start; this covers the ones before it. A store that cannot list
+// rollouts by start time is not scanned.
+func (p *tripletProcessor) resume(ctx context.Context, since time.Time) {
+	browser, ok := p.st.(store.Browser)
+	if !ok {
+		p.logger.Debug("the store cannot list finished rollouts: ended attempts are not looked for at start")
+		return
+	}
+	q := store.BrowseQuery{
+		Status:       []model.RolloutStatus{model.RolloutSucceeded, model.RolloutFailed, model.RolloutCancelled},
+		StartedAfter: float64(since.UnixNano()) / 1e9, Desc: true, Limit: min(resumePageSize, p.resumeLimit),
+	}
+	queued := 0
+	for seen := 0; seen < p.resumeLimit; {
+		q.Limit = min(q.Limit, p.resumeLimit-seen)
+		page, err := browser.BrowseRollouts(ctx, q)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.logger.Warn("cannot list the rollouts that ended before the start: those without triplets keep none", zap.Error(err))
+			}
+			return
+		}
+		for _, row := range page.Items {
+			seen++
+			a := row.Rollout.Attempt
+			if a == nil || !a.Status.Ended() {
+				continue
+			}
+			stored, err := p.st.QueryTriplets(ctx, row.Rollout.RolloutID, a.AttemptID)
+			if err != nil {
+				if ctx.Err() == nil {
+					p.logger.Warn("cannot read the triplets of an ended attempt", zap.String("rollout_id", row.Rollout.RolloutID), zap.Error(err))
+				}
+				return
+			}
+			if len(stored) > 0 {
+				continue
+			}
+			if !p.buf.markStoreEnded(attemptKey{row.Rollout.RolloutID, a.AttemptID}) {
+				p.telemetry.ProcessorTripletBuildFailures.Add(ctx, 1, reason("unfollowed_limit"))
+				continue
+			}
+			queued++
+		}
+		if page.Next == "" || len(page.Items) == 0 {
+			break
+		}
+		q.After = page.Next
+	}
+	if queued > 0 {
+		p.logger.Info("attempts that ended before the start without triplets are built from the store", zap.Int("attempts", queued))
 	}
 }
 
@@ -260,9 +352,21 @@ func (p *tripletProcessor) complete(ctx context.Context, j job) {
 	if j.late {
 		p.telemetry.ProcessorTripletAttemptsRecomputed.Add(ctx, 1)
 	}
+	// An unfollowed attempt may have triplets already; they are read before
+	// the spans, so the revision written below follows the one they were
+	// built at.
+	var stored []model.TripletRecord
+	if j.unfollowed {
+		var err error
+		if stored, err = p.st.QueryTriplets(ctx, j.key.rollout, j.key.attempt); err != nil {
+			p.buf.retry(j)
+			p.fail(ctx, j, "read", err)
+			return
+		}
+	}
 	spans, err := p.attemptSpans(ctx, j)
 	if err != nil {
-		p.buf.retry(j.key)
+		p.buf.retry(j)
 		p.fail(ctx, j, "read", err)
 		return
 	}
@@ -277,15 +381,66 @@ func (p *tripletProcessor) complete(ctx context.Context, j job) {
 			RolloutID: j.key.rollout, AttemptID: j.key.attempt, Index: i, SpanID: bt.call.SpanID, Triplet: bt.triplet,
 		}
 	}
-	if len(records) == 0 && !j.late {
+	revision := store.NextRevision
+	switch {
+	case j.unfollowed:
+		if sameTriplets(stored, records) {
+			// Built before (at shutdown, or before the state was forgotten)
+			// from the same spans: writing again would only add a revision.
+			return
+		}
+		if len(stored) > 0 {
+			// One above the revision read before the spans, so a build
+			// written since at a higher revision is not replaced. (One
+			// written since at exactly that revision, which only another
+			// process sharing the database could do, is: the store replaces
+			// equal revisions.)
+			revision = stored[0].Revision + 1
+		}
+	case len(records) == 0 && !j.late:
 		return // nothing to write, and no earlier revision to clear
 	}
-	if err := p.st.ReplaceTriplets(ctx, j.key.rollout, j.key.attempt, store.NextRevision, records); err != nil {
-		p.buf.retry(j.key)
+	if err := p.st.ReplaceTriplets(ctx, j.key.rollout, j.key.attempt, revision, records); err != nil {
+		p.buf.retry(j)
 		p.fail(ctx, j, "store", err)
 		return
 	}
 	p.telemetry.ProcessorTripletTripletsEmitted.Add(ctx, int64(len(records)))
+}
+
+// sameTriplets reports whether the stored triplets are the built ones. The
+// JSON parts are compared decoded: a store may keep them re-encoded
+// (PostgreSQL's jsonb orders keys).
+func sameTriplets(stored, built []model.TripletRecord) bool {
+	if len(stored) != len(built) {
+		return false
+	}
+	for i := range stored {
+		s, b := stored[i], built[i]
+		if s.Index != b.Index || s.SpanID != b.SpanID || !reflect.DeepEqual(s.Triplet.Reward, b.Triplet.Reward) {
+			return false
+		}
+		for _, part := range [][2]json.RawMessage{
+			{s.Triplet.Prompt, b.Triplet.Prompt}, {s.Triplet.Response, b.Triplet.Response}, {s.Triplet.Metadata, b.Triplet.Metadata},
+		} {
+			if !sameJSON(part[0], part[1]) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// sameJSON compares two JSON documents by value; absent equals null.
+func sameJSON(a, b json.RawMessage) bool {
+	var va, vb any
+	if len(a) > 0 && json.Unmarshal(a, &va) != nil {
+		return false
+	}
+	if len(b) > 0 && json.Unmarshal(b, &vb) != nil {
+		return false
+	}
+	return reflect.DeepEqual(va, vb)
 }
 
 // attemptSpans returns the spans the store holds for the job's attempt, the

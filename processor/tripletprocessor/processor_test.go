@@ -163,10 +163,17 @@ func fastConfig() *Config {
 func (h *harness) export(t *testing.T, td ptrace.Traces) {
 	t.Helper()
 	require.NoError(t, h.proc.ConsumeTraces(context.Background(), td))
+	ingest(t, h.core, td)
+}
+
+// ingest stores td as the lightningstore exporter does, with or without a
+// processor following the store.
+func ingest(t *testing.T, core *store.Core, td ptrace.Traces) {
+	t.Helper()
 	r, err := otlpspan.NewResolver(otlpspan.Config{})
 	require.NoError(t, err)
 	items, _ := r.Convert(td)
-	_, err = h.core.IngestSpans(context.Background(), items)
+	_, err = core.IngestSpans(context.Background(), items)
 	require.NoError(t, err)
 }
 

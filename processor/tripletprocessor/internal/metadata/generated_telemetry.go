@@ -66,7 +66,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	var err, errs error
 	builder.ProcessorTripletAttemptsCompleted, err = builder.meter.Int64Counter(
 		"otelcol_processor_triplet_attempts_completed",
-		metric.WithDescription("Attempts whose triplets were built, by what completed them (store_event, root_settled, idle, max_duration, memory_pressure, shutdown). [Development]"),
+		metric.WithDescription("Attempts whose triplets were built, by what completed them (store_event, store_event_unfollowed (the store reported the end of an attempt the processor held no state for, such as one whose spans came before a restart), root_settled, idle, max_duration, memory_pressure, shutdown). [Development]"),
 		metric.WithUnit("{attempt}"),
 	)
 	errs = errors.Join(errs, err)
@@ -90,7 +90,7 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	errs = errors.Join(errs, err)
 	builder.ProcessorTripletBuildFailures, err = builder.meter.Int64Counter(
 		"otelcol_processor_triplet_build_failures",
-		metric.WithDescription("Attempts whose triplets could not be built (build), or whose spans could not be read (read) or triplets written (store) to the store, by reason; read and store are retried. [Development]"),
+		metric.WithDescription("Attempts whose triplets could not be built (build), or whose spans could not be read (read) or triplets written (store) to the store, or that ended while max_buffered_spans ended attempts already waited to be built from the store (unfollowed_limit), by reason; read and store are retried. [Development]"),
 		metric.WithUnit("{attempt}"),
 	)
 	errs = errors.Join(errs, err)

@@ -24,7 +24,7 @@ func NewSettings(tt *componenttest.Telemetry) processor.Settings {
 func AssertEqualProcessorTripletAttemptsCompleted(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_triplet_attempts_completed",
-		Description: "Attempts whose triplets were built, by what completed them (store_event, root_settled, idle, max_duration, memory_pressure, shutdown). [Development]",
+		Description: "Attempts whose triplets were built, by what completed them (store_event, store_event_unfollowed (the store reported the end of an attempt the processor held no state for, such as one whose spans came before a restart), root_settled, idle, max_duration, memory_pressure, shutdown). [Development]",
 		Unit:        "{attempt}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
@@ -88,7 +88,7 @@ func AssertEqualProcessorTripletBufferedSpans(t *testing.T, tt *componenttest.Te
 func AssertEqualProcessorTripletBuildFailures(t *testing.T, tt *componenttest.Telemetry, dps []metricdata.DataPoint[int64], opts ...metricdatatest.Option) {
 	want := metricdata.Metrics{
 		Name:        "otelcol_processor_triplet_build_failures",
-		Description: "Attempts whose triplets could not be built (build), or whose spans could not be read (read) or triplets written (store) to the store, by reason; read and store are retried. [Development]",
+		Description: "Attempts whose triplets could not be built (build), or whose spans could not be read (read) or triplets written (store) to the store, or that ended while max_buffered_spans ended attempts already waited to be built from the store (unfollowed_limit), by reason; read and store are retried. [Development]",
 		Unit:        "{attempt}",
 		Data: metricdata.Sum[int64]{
 			Temporality: metricdata.CumulativeTemporality,
