@@ -169,3 +169,21 @@ func TestJoinWaitOverWithoutSkipEmpty(t *testing.T) {
 	require.Len(t, bodies, 1)
 	assert.Empty(t, bodies[0]["messages"])
 }
+
+// The traces and logs sides share one dedup set: a call the logs side
+// emitted (its events came) is a duplicate when its span reaches the traces
+// side again, instead of being held a second time for events already used.
+func TestJoinedCallIsDeduplicatedOnTheTracesSide(t *testing.T) {
+	e := newJoinEnv(t, time.Minute)
+	require.NoError(t, e.traces.ConsumeTraces(context.Background(), contentlessCall()))
+	require.NoError(t, e.logs.ConsumeLogs(context.Background(), callEvents(true)))
+	require.Len(t, recordBodies(e.sink), 1)
+
+	require.NoError(t, e.traces.ConsumeTraces(context.Background(), contentlessCall()))
+	assert.Len(t, recordBodies(e.sink), 1)
+	metadatatest.AssertEqualConnectorMessagesSpansSkipped(t, e.tel, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", reasonDuplicate))},
+	}, metricdatatest.IgnoreTimestamp())
+	tr := e.traces.(*messagesConnector)
+	assert.Empty(t, tr.join.takeAll(), "nothing waits for events")
+}

@@ -8,16 +8,26 @@ import "sync"
 // Set holds at most its capacity keys; adding more forgets the oldest. It is
 // safe for concurrent use.
 type Set[K comparable] struct {
-	mu   sync.Mutex
-	set  map[K]struct{}
-	ring []K
-	next int
+	mu       sync.Mutex
+	capacity int
+	set      map[K]struct{}
+	ring     []K
+	next     int
 }
 
-// New returns an empty set of the given capacity (at least 1).
+// New returns an empty set of the given capacity (at least 1). Its memory
+// grows with the keys it holds, up to capacity: the default capacities are
+// sized for the busiest collectors, and reserving them up front cost every
+// process tens of MiB it never used (and twice that in GC headroom).
 func New[K comparable](capacity int) *Set[K] {
-	capacity = max(capacity, 1)
-	return &Set[K]{set: make(map[K]struct{}, capacity), ring: make([]K, 0, capacity)}
+	return &Set[K]{capacity: max(capacity, 1), set: map[K]struct{}{}}
+}
+
+// Len is the number of keys remembered.
+func (s *Set[K]) Len() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.ring)
 }
 
 // Contains reports whether k is among the remembered keys.
@@ -36,7 +46,13 @@ func (s *Set[K]) Add(keys ...K) {
 		if _, ok := s.set[k]; ok {
 			continue
 		}
-		if len(s.ring) < cap(s.ring) {
+		if len(s.ring) < s.capacity {
+			if len(s.ring) == cap(s.ring) {
+				// Double, but never past capacity.
+				grown := make([]K, len(s.ring), min(max(2*cap(s.ring), 16), s.capacity))
+				copy(grown, s.ring)
+				s.ring = grown
+			}
 			s.ring = append(s.ring, k)
 		} else {
 			delete(s.set, s.ring[s.next])
