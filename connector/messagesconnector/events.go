@@ -195,7 +195,9 @@ func acquireShared(id component.ID, cfg *Config, logsSide bool) *shared {
 	sh := sharedState.Acquire(id, func() *shared {
 		sh := &shared{join: newJoiner(cfg.LogEventsWait)}
 		if cfg.DedupCacheSize > 0 {
-			sh.seen = recentset.New[callKey](cfg.DedupCacheSize)
+			// Bounded in bytes as well: the ids come from the spans and may
+			// be of any length.
+			sh.seen = recentset.NewBounded(cfg.DedupCacheSize, cfg.DedupCacheSize*callKeyBytes, callKey.keyBytes)
 		}
 		return sh
 	})

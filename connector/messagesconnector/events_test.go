@@ -2,6 +2,8 @@ package messagesconnector
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -186,4 +188,23 @@ func TestJoinedCallIsDeduplicatedOnTheTracesSide(t *testing.T) {
 	}, metricdatatest.IgnoreTimestamp())
 	tr := e.traces.(*messagesConnector)
 	assert.Empty(t, tr.join.takeAll(), "nothing waits for events")
+}
+
+// The dedup set is bounded in bytes as well as in calls: response ids come
+// from the spans and may be of any length.
+func TestDedupSetBoundedInBytes(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.DedupCacheSize = 100
+	id := component.MustNewIDWithName("messages", t.Name())
+	sh := acquireShared(id, cfg, false)
+	t.Cleanup(func() { releaseShared(id, sh, false) })
+	long := strings.Repeat("x", 10_000)
+	for i := range 50 {
+		sh.seen.Add(callKey{"ro-1", "at-1", long + strconv.Itoa(i)})
+	}
+	assert.LessOrEqual(t, sh.seen.Bytes(), cfg.DedupCacheSize*callKeyBytes)
+	assert.True(t, sh.seen.Contains(callKey{"ro-1", "at-1", long + "49"}), "the newest call is remembered")
+	assert.False(t, sh.seen.Contains(callKey{"ro-1", "at-1", long + "0"}), "the oldest was forgotten to stay in budget")
+	sh.seen.Add(callKey{"ro-1", "at-1", "chatcmpl-short"})
+	assert.True(t, sh.seen.Contains(callKey{"ro-1", "at-1", "chatcmpl-short"}))
 }
