@@ -38,13 +38,15 @@ type messagesConnector struct {
 	next      consumer.Logs
 	resolver  *otlpspan.Resolver // set by Start, from the store extension's identity policy
 	parseOpts []genai.Option
-	seen      *recentset.Set[callKey] // nil when the cross-batch dedup is off
+	// seen is the cross-batch dedup (nil when off), shared like join.
+	seen      *recentset.Set[callKey]
 	telemetry *metadata.TelemetryBuilder
 	reasons   map[string]metric.AddOption
 
 	// join pairs content-less calls with their GenAI log events; shared by
 	// the traces and logs instances of this connector id.
 	id       component.ID
+	shared   *shared
 	join     *joiner
 	logsSide bool
 	stop     chan struct{}
@@ -81,11 +83,9 @@ func newConnector(set connector.Settings, cfg *Config, next consumer.Logs, logsS
 		cfg: cfg, logger: set.Logger, next: next, parseOpts: opts,
 		telemetry: tb, reasons: reasons,
 	}
-	if cfg.DedupCacheSize > 0 {
-		c.seen = recentset.New[callKey](cfg.DedupCacheSize)
-	}
 	c.id, c.logsSide = set.ID, logsSide
-	c.join = acquireJoiner(set.ID, cfg.LogEventsWait, logsSide)
+	c.shared = acquireShared(set.ID, cfg, logsSide)
+	c.join, c.seen = c.shared.join, c.shared.seen
 	return c, nil
 }
 
@@ -151,8 +151,8 @@ func (c *messagesConnector) Shutdown(ctx context.Context) error {
 				_ = c.emitHeld(ctx, held, true)
 			}
 		}
-		releaseJoiner(c.id, c.join, c.logsSide)
-		c.join = nil
+		releaseShared(c.id, c.shared, c.logsSide)
+		c.join, c.seen, c.shared = nil, nil, nil
 	}
 	c.telemetry.Shutdown()
 	return nil

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/open-telemetry/opentelemetry-collector-contrib/pkg/golden"
@@ -71,6 +73,8 @@ func hostWithPolicy(policy otlpspan.Config) testHost {
 // newTestHost is the host of the generated lifecycle test.
 func newTestHost(*testing.T) component.Host { return hostWithPolicy(otlpspan.Config{}) }
 
+var envSeq atomic.Int64
+
 func newEnv(t *testing.T, cfg *Config, next ...consumer.Logs) *env {
 	t.Helper()
 	return newEnvWithPolicy(t, cfg, otlpspan.Config{}, next...)
@@ -87,7 +91,11 @@ func newEnvWithPolicy(t *testing.T, cfg *Config, policy otlpspan.Config, next ..
 	if len(next) > 0 {
 		out = next[0]
 	}
-	conn, err := NewFactory().CreateTracesToLogs(context.Background(), metadatatest.NewSettings(tel), cfg, out)
+	// Each env is its own component id: instances of one id share their
+	// dedup set and join (sharedState), and a test may hold several envs.
+	set := metadatatest.NewSettings(tel)
+	set.ID = component.MustNewIDWithName("messages", fmt.Sprintf("env%d", envSeq.Add(1)))
+	conn, err := NewFactory().CreateTracesToLogs(context.Background(), set, cfg, out)
 	require.NoError(t, err)
 	require.NoError(t, conn.Start(context.Background(), hostWithPolicy(policy)))
 	t.Cleanup(func() { require.NoError(t, conn.Shutdown(context.Background())) })

@@ -13,6 +13,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.uber.org/zap"
 
+	"github.com/otelcol-lightning/otelcol-lightning/internal/recentset"
 	"github.com/otelcol-lightning/otelcol-lightning/internal/sharedref"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/genai"
 )
@@ -178,27 +179,43 @@ func (j *joiner) expired() []*pendingCall {
 	return out
 }
 
-// sharedJoiners hands one joiner to the traces and logs instances of a
-// connector id.
-var sharedJoiners sharedref.Registry[*joiner]
-
-func acquireJoiner(id component.ID, wait time.Duration, logsSide bool) *joiner {
-	j := sharedJoiners.Acquire(id, func() *joiner { return newJoiner(wait) })
-	if logsSide {
-		j.mu.Lock()
-		j.logs++
-		j.mu.Unlock()
-	}
-	return j
+// shared is what the traces and logs instances of one connector id hold
+// together: the join, and the cross-batch dedup of the calls they emit (a
+// call emitted by the logs side, once its events came, is a duplicate when
+// another span of it reaches the traces side; one set also keeps one copy
+// of its memory per id, not one per instance).
+type shared struct {
+	join *joiner
+	seen *recentset.Set[callKey] // nil when the cross-batch dedup is off
 }
 
-func releaseJoiner(id component.ID, j *joiner, logsSide bool) {
+var sharedState sharedref.Registry[*shared]
+
+func acquireShared(id component.ID, cfg *Config, logsSide bool) *shared {
+	sh := sharedState.Acquire(id, func() *shared {
+		sh := &shared{join: newJoiner(cfg.LogEventsWait)}
+		if cfg.DedupCacheSize > 0 {
+			// Bounded in bytes as well: the ids come from the spans and may
+			// be of any length.
+			sh.seen = recentset.NewBounded(cfg.DedupCacheSize, cfg.DedupCacheSize*callKeyBytes, callKey.keyBytes)
+		}
+		return sh
+	})
 	if logsSide {
-		j.mu.Lock()
-		j.logs--
-		j.mu.Unlock()
+		sh.join.mu.Lock()
+		sh.join.logs++
+		sh.join.mu.Unlock()
 	}
-	sharedJoiners.Release(id)
+	return sh
+}
+
+func releaseShared(id component.ID, sh *shared, logsSide bool) {
+	if logsSide {
+		sh.join.mu.Lock()
+		sh.join.logs--
+		sh.join.mu.Unlock()
+	}
+	sharedState.Release(id)
 }
 
 // complete reports whether a call has what a chat record needs: the prompt

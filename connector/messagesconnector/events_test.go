@@ -2,6 +2,8 @@ package messagesconnector
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,4 +170,41 @@ func TestJoinWaitOverWithoutSkipEmpty(t *testing.T) {
 	bodies := recordBodies(e.sink)
 	require.Len(t, bodies, 1)
 	assert.Empty(t, bodies[0]["messages"])
+}
+
+// The traces and logs sides share one dedup set: a call the logs side
+// emitted (its events came) is a duplicate when its span reaches the traces
+// side again, instead of being held a second time for events already used.
+func TestJoinedCallIsDeduplicatedOnTheTracesSide(t *testing.T) {
+	e := newJoinEnv(t, time.Minute)
+	require.NoError(t, e.traces.ConsumeTraces(context.Background(), contentlessCall()))
+	require.NoError(t, e.logs.ConsumeLogs(context.Background(), callEvents(true)))
+	require.Len(t, recordBodies(e.sink), 1)
+
+	require.NoError(t, e.traces.ConsumeTraces(context.Background(), contentlessCall()))
+	assert.Len(t, recordBodies(e.sink), 1)
+	metadatatest.AssertEqualConnectorMessagesSpansSkipped(t, e.tel, []metricdata.DataPoint[int64]{
+		{Value: 1, Attributes: attribute.NewSet(attribute.String("reason", reasonDuplicate))},
+	}, metricdatatest.IgnoreTimestamp())
+	tr := e.traces.(*messagesConnector)
+	assert.Empty(t, tr.join.takeAll(), "nothing waits for events")
+}
+
+// The dedup set is bounded in bytes as well as in calls: response ids come
+// from the spans and may be of any length.
+func TestDedupSetBoundedInBytes(t *testing.T) {
+	cfg := createDefaultConfig().(*Config)
+	cfg.DedupCacheSize = 100
+	id := component.MustNewIDWithName("messages", t.Name())
+	sh := acquireShared(id, cfg, false)
+	t.Cleanup(func() { releaseShared(id, sh, false) })
+	long := strings.Repeat("x", 10_000)
+	for i := range 50 {
+		sh.seen.Add(callKey{"ro-1", "at-1", long + strconv.Itoa(i)})
+	}
+	assert.LessOrEqual(t, sh.seen.Bytes(), cfg.DedupCacheSize*callKeyBytes)
+	assert.True(t, sh.seen.Contains(callKey{"ro-1", "at-1", long + "49"}), "the newest call is remembered")
+	assert.False(t, sh.seen.Contains(callKey{"ro-1", "at-1", long + "0"}), "the oldest was forgotten to stay in budget")
+	sh.seen.Add(callKey{"ro-1", "at-1", "chatcmpl-short"})
+	assert.True(t, sh.seen.Contains(callKey{"ro-1", "at-1", "chatcmpl-short"}))
 }

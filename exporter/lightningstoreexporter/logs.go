@@ -36,9 +36,21 @@ const (
 // keys the logs exporter remembers to skip a record sent twice (an agent
 // re-sending spans, a pipeline replaying a batch). The messages table has
 // no unique key, so this is the only guard; exports dedupe by span id too.
-const messageCacheSize = 65536
+// Ids come from the data and may be of any length, so the cache is bounded
+// in bytes too: messageKeyBytes per key on average (ids of usual length
+// fit), whatever the ids.
+const (
+	messageCacheSize = 65536
+	messageKeyBytes  = 256
+)
 
 type messageKey struct{ rollout, attempt, spanID string }
+
+// keyBytes estimates the memory a remembered key holds: its strings and the
+// set's entry (map slot and ring slot, string headers included).
+func (k messageKey) keyBytes() int {
+	return len(k.rollout) + len(k.attempt) + len(k.spanID) + 128
+}
 
 // logsExporter stores the messages connector's records (one LLM call in
 // OpenAI chat format each) in the store's messages table.
@@ -48,7 +60,7 @@ type logsExporter struct {
 }
 
 func newLogsExporter(e *storeExporter) *logsExporter {
-	return &logsExporter{storeExporter: e, stored: recentset.New[messageKey](messageCacheSize)}
+	return &logsExporter{storeExporter: e, stored: recentset.NewBounded(messageCacheSize, messageCacheSize*messageKeyBytes, messageKey.keyBytes)}
 }
 
 // pushLogs writes the message records of one batch in one store call.

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"math"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -231,4 +233,17 @@ func TestWriteJSONKeepsKeyOrder(t *testing.T) {
 	var buf bytes.Buffer
 	writeJSON(&buf, v)
 	assert.Equal(t, `{"role":"user","content":"hi \"there\"","n":3,"x":0.5,"nan":null,"ok":true,"none":null,"raw":"AQI=","list":["a",{"k":1}]}`, buf.String())
+}
+
+// The cache of stored message keys is bounded in bytes: rollout ids come
+// from the data and may be of any length.
+func TestStoredMessageKeysBoundedInBytes(t *testing.T) {
+	e := newLogsExporter(&storeExporter{})
+	long := strings.Repeat("r", 1<<20)
+	for i := range 40 {
+		e.stored.Add(messageKey{long + strconv.Itoa(i), "at-1", "span"})
+	}
+	assert.LessOrEqual(t, e.stored.Bytes(), messageCacheSize*messageKeyBytes)
+	assert.Less(t, e.stored.Len(), 40, "the oldest keys were forgotten to stay in budget")
+	assert.True(t, e.stored.Contains(messageKey{long + "39", "at-1", "span"}))
 }
