@@ -232,7 +232,10 @@ func (s *OTLPScanner) pop() {
 }
 
 // CheckOTLP returns an *Error when an attribute value (or log body) of the
-// OTLP protobuf request b nests deeper than limit.
+// OTLP protobuf request b nests deeper than limit. It counts every nested
+// value on the wire, so it also refuses a request whose deep value a later
+// field of the same oneof replaces (protobuf keeps the last), which no SDK
+// sends and which a decoder would drop: never fewer refusals than needed.
 func CheckOTLP(b []byte, msg Message, limit int) error {
 	_, err := NewOTLPScanner(msg, limit).Write(b)
 	return err
