@@ -3,7 +3,6 @@ package lightningstoreextension
 import (
 	"context"
 	"encoding/json"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,39 +21,22 @@ import (
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/otlpspan"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store"
 	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/memstore"
+	"github.com/otelcol-lightning/otelcol-lightning/pkg/store/storetest"
 )
-
-// fakeClock is the completer's clock, moved by the test.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 type completerHarness struct {
 	core  *store.Core
 	ac    *autoCompleter
-	clock *fakeClock
+	clock *storetest.Clock
 }
 
 func newCompleterHarness(t *testing.T, cfg AutoCompleteConfig) *completerHarness {
 	t.Helper()
 	core := store.New(memstore.New(), store.Options{})
 	t.Cleanup(func() { _ = core.Close() })
-	clock := &fakeClock{t: time.Unix(1767225600, 0)}
+	clock := storetest.NewClock(time.Unix(1767225600, 0))
 	ac := newAutoCompleter(core, cfg, zap.NewNop(), nil)
-	ac.now = clock.now
+	ac.now = clock.Now
 	unsubscribe := core.SubscribeSpans(ac.observe)
 	t.Cleanup(unsubscribe)
 	return &completerHarness{core: core, ac: ac, clock: clock}
@@ -93,15 +75,15 @@ func TestAutoCompleteRootSettled(t *testing.T) {
 	h := newCompleterHarness(t, AutoCompleteConfig{Settle: 5 * time.Second, IdleTimeout: time.Minute})
 	ctx := context.Background()
 	h.ingest(t, "ro-auto", "at-auto", otlpspan.AutoMetadata, span("0000000000000002", "0000000000000001"))
-	h.clock.advance(30 * time.Second)
+	h.clock.Advance(30 * time.Second)
 	h.ac.sweep(ctx)
 	assert.Equal(t, model.AttemptRunning, h.status(t, "ro-auto"), "no root span yet, not idle yet")
 
 	h.ingest(t, "ro-auto", "at-auto", otlpspan.AutoMetadata, span("0000000000000001", ""))
-	h.clock.advance(4 * time.Second)
+	h.clock.Advance(4 * time.Second)
 	h.ac.sweep(ctx)
 	assert.Equal(t, model.AttemptRunning, h.status(t, "ro-auto"), "the root ended but has not settled")
-	h.clock.advance(time.Second)
+	h.clock.Advance(time.Second)
 	h.ac.sweep(ctx)
 	assert.Equal(t, model.AttemptSucceeded, h.status(t, "ro-auto"))
 	r, err := h.core.GetRollout(ctx, "ro-auto")
@@ -110,7 +92,7 @@ func TestAutoCompleteRootSettled(t *testing.T) {
 
 	// A late span is stored and does not reopen or change the attempt.
 	h.ingest(t, "ro-auto", "at-auto", otlpspan.AutoMetadata, span("0000000000000003", "0000000000000001"))
-	h.clock.advance(time.Hour)
+	h.clock.Advance(time.Hour)
 	h.ac.sweep(ctx)
 	assert.Equal(t, model.AttemptSucceeded, h.status(t, "ro-auto"))
 	assert.Empty(t, h.ac.attempts, "nothing left to follow")
@@ -119,10 +101,10 @@ func TestAutoCompleteRootSettled(t *testing.T) {
 func TestAutoCompleteIdleTimeout(t *testing.T) {
 	h := newCompleterHarness(t, AutoCompleteConfig{Settle: 5 * time.Second, IdleTimeout: time.Minute})
 	h.ingest(t, "ro-named", "at-named", otlpspan.OTLPMetadata, span("0000000000000002", "0000000000000001"))
-	h.clock.advance(59 * time.Second)
+	h.clock.Advance(59 * time.Second)
 	h.ac.sweep(context.Background())
 	assert.Equal(t, model.AttemptRunning, h.status(t, "ro-named"))
-	h.clock.advance(time.Second)
+	h.clock.Advance(time.Second)
 	h.ac.sweep(context.Background())
 	assert.Equal(t, model.AttemptTimeout, h.status(t, "ro-named"), "a rollout named by attributes is ended too")
 	r, err := h.core.GetRollout(context.Background(), "ro-named")
@@ -144,7 +126,7 @@ func TestAutoCompleteLeavesRunnersAndExplicitEndsAlone(t *testing.T) {
 	_, err = h.core.UpdateAttempt(ctx, "ro-explicit", "at-explicit", store.AttemptUpdate{Status: store.To(model.AttemptFailed)})
 	require.NoError(t, err)
 
-	h.clock.advance(2 * time.Minute)
+	h.clock.Advance(2 * time.Minute)
 	h.ac.sweep(ctx)
 	assert.Equal(t, model.AttemptRunning, h.status(t, r.RolloutID), "a runner's attempt is the runner's to end")
 	assert.Equal(t, model.AttemptFailed, h.status(t, "ro-explicit"), "an explicit end stands")
@@ -173,14 +155,14 @@ func TestAutoCompleteTelemetry(t *testing.T) {
 	tb, err := metadata.NewTelemetryBuilder(tel.NewTelemetrySettings())
 	require.NoError(t, err)
 	ac := newAutoCompleter(core, AutoCompleteConfig{Settle: time.Second}, zap.NewNop(), tb)
-	clock := &fakeClock{t: time.Unix(1767225600, 0)}
-	ac.now = clock.now
+	clock := storetest.NewClock(time.Unix(1767225600, 0))
+	ac.now = clock.Now
 	ac.maxTracked = 1
 	t.Cleanup(core.SubscribeSpans(ac.observe))
 	h := &completerHarness{core: core, ac: ac, clock: clock}
 	h.ingest(t, "ro-a", "at-a", otlpspan.AutoMetadata, span("0000000000000001", ""))
 	h.ingest(t, "ro-b", "at-b", otlpspan.AutoMetadata, span("0000000000000001", ""))
-	clock.advance(time.Second)
+	clock.Advance(time.Second)
 	ac.sweep(context.Background())
 	metadatatest.AssertEqualLightningstoreAttemptsAutoCompleted(t, tel, []metricdata.DataPoint[int64]{
 		{Value: 1, Attributes: attribute.NewSet(attribute.String("status", "succeeded"))},
@@ -203,14 +185,14 @@ func TestAutoCompleteResumesAfterRestart(t *testing.T) {
 
 	// A new process: nothing followed yet.
 	restarted := newAutoCompleter(h.core, AutoCompleteConfig{Settle: time.Second, IdleTimeout: time.Minute}, zap.NewNop(), nil)
-	restarted.now = h.clock.now
+	restarted.now = h.clock.Now
 	restarted.resume(ctx)
 	assert.Len(t, restarted.attempts, 2)
-	h.clock.advance(time.Second)
+	h.clock.Advance(time.Second)
 	restarted.sweep(ctx)
 	assert.Equal(t, model.AttemptSucceeded, h.status(t, "ro-rooted"))
 	assert.Equal(t, model.AttemptRunning, h.status(t, "ro-rootless"))
-	h.clock.advance(time.Minute)
+	h.clock.Advance(time.Minute)
 	restarted.sweep(ctx)
 	assert.Equal(t, model.AttemptTimeout, h.status(t, "ro-rootless"))
 	assert.Equal(t, model.AttemptRunning, h.status(t, r.RolloutID))
